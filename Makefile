@@ -1,0 +1,39 @@
+# The two commands a new user needs: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+WORKERS ?= 2
+STAMP := $(VENV)/.installed-stamp
+
+export FLASK_APP := api
+export QBANK_ENV ?= development
+
+.PHONY: install serve test lint migrate seed bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+migrate: install
+	$(BIN)/flask --app api db upgrade
+
+seed: migrate
+	$(BIN)/flask --app api seed
+
+serve: seed
+	exec $(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) \
+		--access-logfile - 'api:create_app()'
+
+lint: install
+	$(BIN)/ruff check api tests bench
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,5 @@
+"""Question Bank API."""
+
+from api.app import create_app
+
+__all__ = ["create_app"]

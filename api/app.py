@@ -1,0 +1,106 @@
+"""The application factory: the one way in."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, request
+from flask_restful import Api
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from api.config import Config
+from api.errors import register_error_handlers
+from api.extensions import cors, db, jwt, migrate
+
+
+class ProblemApi(Api):
+    """Flask-RESTful answers its own errors unless told not to: hand them all to Flask.
+
+    Re-raising sends every exception to the app's error handlers (errors.py), so
+    routing errors, validation errors and crashes share one problem+json shape.
+    """
+
+    def handle_error(self, e):
+        raise e
+
+
+def create_app(config: object | None = None) -> Flask:
+    app = Flask(__name__, static_folder=None)
+    app.config.from_object(config if config is not None else Config())
+    app.json.sort_keys = False
+    app.url_map.strict_slashes = False
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+
+    register_extensions(app)
+    register_routes(app)
+    register_error_handlers(app)
+    register_http_caching(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    import api.models  # noqa: F401  (tables on the metadata before anything uses it)
+    import api.services.search  # noqa: F401  (search DDL hooks on the questions table)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    jwt.init_app(app)
+    cors.init_app(
+        app,
+        resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+        expose_headers=["ETag", "Link", "X-Total-Count", "Retry-After"],
+        max_age=600,
+    )
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent / "migrations"
+
+
+def register_routes(app: Flask) -> None:
+    from api.routes import register_routes as add_routes
+
+    api = ProblemApi(app, catch_all_404s=False)
+    add_routes(api)
+
+
+def register_http_caching(app: Flask) -> None:
+    @app.after_request
+    def conditional_get(response: Response) -> Response:
+        """Weak ETags on every successful GET, 304 on a matching If-None-Match."""
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.method not in ("GET", "HEAD") or response.status_code != 200:
+            return response
+        if response.direct_passthrough:
+            return response
+        if "Cache-Control" not in response.headers:
+            scope = "private" if "Authorization" in request.headers else "public"
+            response.headers["Cache-Control"] = f"{scope}, no-cache"
+        response.vary.add("Authorization")
+        if not response.get_etag()[0]:
+            response.add_etag(weak=True)
+        return response.make_conditional(request)
+
+
+def register_commands(app: Flask) -> None:
+    from api.cli import register
+
+    register(app)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL for concurrent readers, enforced foreign keys, and waiting rather than failing."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

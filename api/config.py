@@ -1,0 +1,94 @@
+"""Configuration read from the environment (and a `.env` file when present)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+INSTANCE_DIR = Path(os.environ.get("QBANK_INSTANCE_DIR", Path.cwd() / "instance")).resolve()
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _local_jwt_secret() -> str:
+    """A secret generated once and kept under instance/, so local restarts keep tokens valid."""
+    path = INSTANCE_DIR / "jwt-secret"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+class Config:
+    """Settings for a real run; every value can come from the environment."""
+
+    ENV_NAME = "production"
+    TESTING = False
+    DEBUG = False
+    JSON_SORT_KEYS = False
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    PER_PAGE_DEFAULT = 20
+    PER_PAGE_MAX = 100
+    RANDOM_COUNT_MAX = 50
+    SEARCH_QUERY_MAX = 200
+    CORS_ORIGINS: list[str] = []
+    LOG_LEVEL = "INFO"
+    REDIS_URL: str | None = None
+
+    def __init__(self) -> None:
+        load_dotenv(override=False)
+        self.ENV_NAME = os.environ.get("QBANK_ENV", self.ENV_NAME)
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'qbank.sqlite3'}"
+        )
+        secret = os.environ.get("JWT_SECRET_KEY")
+        if not secret:
+            if self.ENV_NAME != "development":
+                raise RuntimeError(
+                    "JWT_SECRET_KEY is required outside development (set QBANK_ENV=development "
+                    "to use a generated local secret)"
+                )
+            secret = _local_jwt_secret()
+        self.JWT_SECRET_KEY = secret
+        self.SECRET_KEY = secret
+        origins = os.environ.get("CORS_ORIGINS", "")
+        self.CORS_ORIGINS = [o.strip() for o in origins.split(",") if o.strip()]
+        self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL).upper()
+        self.DEBUG = _bool("FLASK_DEBUG", False)
+
+
+class TestConfig(Config):
+    """In-process test settings: a throwaway database given by the caller."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self, database_url: str = "sqlite://", **overrides) -> None:
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)
+        self.JWT_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
+        self.SECRET_KEY = self.JWT_SECRET_KEY
+        self.CORS_ORIGINS = []
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the `postgres://` and `postgresql://` spellings operators paste; we ship psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url

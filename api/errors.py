@@ -1,0 +1,158 @@
+"""Domain errors and the one handler that turns every failure into RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, json, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_MIME = "application/problem+json"
+log = logging.getLogger("api.errors")
+
+
+class ApiError(Exception):
+    """Base of the errors resources and services raise; carries everything a problem needs."""
+
+    status = 400
+    slug = "bad-request"
+    title: str | None = None
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or self.default_title())
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+
+    @classmethod
+    def default_title(cls) -> str:
+        return cls.title or HTTPStatus(cls.status).phrase
+
+
+class BadRequest(ApiError):
+    status = 400
+    slug = "bad-request"
+
+
+class InvalidQuery(ApiError):
+    """The query string failed validation: `errors` names each offending parameter."""
+
+    status = 400
+    slug = "invalid-query"
+    title = "Invalid query parameters"
+
+
+class InvalidBody(ApiError):
+    status = 422
+    slug = "validation-error"
+    title = "Invalid request body"
+
+
+class NotFound(ApiError):
+    status = 404
+    slug = "not-found"
+
+
+class Conflict(ApiError):
+    status = 409
+    slug = "conflict"
+
+
+class Forbidden(ApiError):
+    status = 403
+    slug = "forbidden"
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    slug = "service-unavailable"
+
+
+def problem_type(slug: str) -> str:
+    return f"urn:qbank:problem:{slug}"
+
+
+def problem_response(
+    status: int,
+    *,
+    title: str | None = None,
+    detail: str | None = None,
+    slug: str | None = None,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": problem_type(slug) if slug else "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    body["instance"] = request.path if request else None
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MIME)
+    response.headers["Cache-Control"] = "no-store"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _http_exception(exc: HTTPException) -> Response:
+    headers = {
+        k: v for k, v in exc.get_headers() if k.lower() not in {"content-type", "content-length"}
+    }
+    detail = exc.description
+    if exc.code == 404:
+        detail = f"No resource at {request.path}; see /openapi.yaml for the routes."
+    elif exc.code == 405:
+        allowed = headers.get("Allow", "")
+        detail = f"{request.method} is not allowed on {request.path}; allowed: {allowed}."
+    elif exc.code == 413:
+        detail = "The request body is larger than this server accepts."
+    return problem_response(exc.code or 500, detail=detail, headers=headers)
+
+
+def _api_error(exc: ApiError) -> Response:
+    return problem_response(
+        exc.status,
+        title=exc.default_title(),
+        detail=exc.detail,
+        slug=exc.slug,
+        errors=exc.errors,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
+def _validation_error(exc: ValidationError) -> Response:
+    """A schema failure that escaped a resource's own wrapping is still the caller's fault."""
+    errors = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    return _api_error(InvalidBody("The request body is not valid.", errors=errors))
+
+
+def _unexpected(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        return _http_exception(exc)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem_response(500, detail="The server failed to handle this request.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(ValidationError, _validation_error)
+    app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,140 @@
+"""The question bank: topics, tags, questions and the links between them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    event,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from api.extensions import db
+from api.models.types import UTCDateTime, utcnow
+
+DIFFICULTIES = ("easy", "medium", "hard")
+QUESTION_TYPES = ("open", "multiple_choice", "true_false")
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=func.now(), nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, server_default=func.now(), nullable=False
+    )
+
+
+class QuestionTopic(db.Model):
+    __tablename__ = "question_topics"
+
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    __table_args__ = (Index("ix_question_topics_topic_question", "topic_id", "question_id"),)
+
+
+class QuestionTag(db.Model):
+    __tablename__ = "question_tags"
+
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+
+    __table_args__ = (Index("ix_question_tags_tag_question", "tag_id", "question_id"),)
+
+
+class Topic(Timestamped, db.Model):
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    questions: Mapped[list[Question]] = relationship(
+        secondary="question_topics", back_populates="topics"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Tag(db.Model):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+
+    questions: Mapped[list[Question]] = relationship(
+        secondary="question_tags", back_populates="tags"
+    )
+
+
+class Question(Timestamped, db.Model):
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
+    prompt: Mapped[str] = mapped_column(Text, nullable=False)
+    answer: Mapped[str] = mapped_column(Text, nullable=False)
+    key_points: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # 1 = easy, 2 = medium, 3 = hard: an integer so that sorting by difficulty is meaningful.
+    difficulty: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=1)
+    type: Mapped[str] = mapped_column(String(20), nullable=False, default="open")
+    choices: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    correct_choices: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    alternate_prompts: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
+    # Prompt, phrasings, answer and key points in one column: what full-text search indexes.
+    search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    topics: Mapped[list[Topic]] = relationship(
+        secondary="question_topics", back_populates="questions", order_by="Topic.slug"
+    )
+    tags: Mapped[list[Tag]] = relationship(
+        secondary="question_tags", back_populates="questions", order_by="Tag.slug"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("difficulty BETWEEN 1 AND 3", name="difficulty_range"),
+        CheckConstraint("type IN ('open', 'multiple_choice', 'true_false')", name="type_allowed"),
+        Index("ix_questions_updated_at_id", "updated_at", "id"),
+        Index("ix_questions_created_at_id", "created_at", "id"),
+        Index("ix_questions_difficulty_id", "difficulty", "id"),
+        Index("ix_questions_type_id", "type", "id"),
+    )
+
+    @property
+    def difficulty_name(self) -> str:
+        return DIFFICULTIES[self.difficulty - 1]
+
+    def compute_search_text(self) -> str:
+        parts = [self.prompt or "", *(self.alternate_prompts or []), self.answer or ""]
+        parts.extend(self.key_points or [])
+        return "\n".join(p for p in parts if p)
+
+
+@event.listens_for(Question, "before_insert")
+@event.listens_for(Question, "before_update")
+def _refresh_search_text(_mapper, _connection, question: Question) -> None:
+    """Keep the indexed text in step with every write, whoever makes it."""
+    question.search_text = question.compute_search_text()

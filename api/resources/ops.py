@@ -1,0 +1,101 @@
+"""Operations: liveness, readiness, the contract and its interactive docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import swagger_ui
+from flask import Response, send_from_directory
+from flask_restful import Resource
+from sqlalchemy import text
+
+from api.errors import NotFound, ServiceUnavailable
+from api.extensions import db
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
+DOCS_ASSETS = Path(swagger_ui.__file__).resolve().parent / "static"
+DOCS_FILES = {
+    "swagger-ui.css",
+    "swagger-ui-bundle.js",
+    "swagger-ui-standalone-preset.js",
+    "favicon-32x32.png",
+    "favicon-16x16.png",
+}
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Question Bank API docs</title>
+  <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+  <link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png" sizes="32x32">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/assets/swagger-ui-bundle.js"></script>
+  <script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
+  <script src="/docs/assets/init.js"></script>
+</body>
+</html>
+"""
+DOCS_INIT = """window.onload = function () {
+  window.ui = SwaggerUIBundle({
+    url: "/openapi.yaml",
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    layout: "StandaloneLayout"
+  });
+};
+"""
+
+
+class Health(Resource):
+    def get(self):
+        """Liveness: the process answers."""
+        return {"status": "ok"}, 200, {"Cache-Control": "no-store"}
+
+
+class Ready(Resource):
+    def get(self):
+        """Readiness: the database answers a query."""
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception as exc:
+            db.session.rollback()
+            raise ServiceUnavailable(
+                "The database is not reachable.", headers={"Retry-After": "5"}
+            ) from exc
+        return (
+            {"status": "ready", "database": db.engine.dialect.name},
+            200,
+            {"Cache-Control": "no-store"},
+        )
+
+
+class OpenApiSpec(Resource):
+    def get(self):
+        """The OpenAPI 3.1 contract, as YAML."""
+        response = Response(SPEC_PATH.read_bytes(), mimetype="application/yaml")
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return response
+
+
+class Docs(Resource):
+    def get(self):
+        """Interactive API docs (Swagger UI, served from the installed package)."""
+        response = Response(DOCS_PAGE, mimetype="text/html")
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return response
+
+
+class DocsAsset(Resource):
+    def get(self, filename: str):
+        """A static asset of the interactive docs."""
+        if filename == "init.js":
+            response = Response(DOCS_INIT, mimetype="text/javascript")
+        elif filename in DOCS_FILES:
+            response = send_from_directory(DOCS_ASSETS, filename, max_age=86400)
+        else:
+            raise NotFound(f"There is no docs asset '{filename}'.")
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response

@@ -1,0 +1,65 @@
+"""Question resources: the list, one question, random draws."""
+
+from __future__ import annotations
+
+from flask_restful import Resource
+
+from api.resources.common import paged
+from api.schemas.common import parse_args
+from api.schemas.questions import (
+    question_item_args,
+    question_list_args,
+    question_schema,
+    question_with_answer_schema,
+    questions_schema,
+    questions_with_answers_schema,
+    random_args,
+)
+from api.services import questions as service
+
+FILTER_KEYS = ("topic", "tag", "difficulty", "type", "updated_since", "exclude", "q")
+
+
+def _filters(args: dict) -> service.QuestionFilters:
+    return service.QuestionFilters(
+        topics=args["topic"],
+        tags=args["tag"],
+        difficulties=args["difficulty"],
+        types=args["type"],
+        updated_since=args["updated_since"],
+        exclude=args["exclude"],
+        q=args["q"],
+    )
+
+
+def _many(args: dict):
+    return questions_with_answers_schema if "answer" in args["include"] else questions_schema
+
+
+class QuestionList(Resource):
+    def get(self):
+        """List questions, filtered, searched, sorted and paged."""
+        args = parse_args(question_list_args)
+        items, total = service.list_questions(
+            filters=_filters(args), sort=args["sort"], page=args["page"], per_page=args["per_page"]
+        )
+        return paged(
+            _many(args).dump(items), page=args["page"], per_page=args["per_page"], total=total
+        )
+
+
+class QuestionRandom(Resource):
+    def get(self):
+        """Draw distinct random questions matching the filters."""
+        args = parse_args(random_args)
+        items = service.random_questions(filters=_filters(args), count=args["count"])
+        return {"data": _many(args).dump(items)}, 200, {"Cache-Control": "no-store"}
+
+
+class QuestionItem(Resource):
+    def get(self, question_id: int):
+        """Read one question; its answer only with include=answer."""
+        args = parse_args(question_item_args)
+        question = service.get_question(question_id)
+        schema = question_with_answer_schema if "answer" in args["include"] else question_schema
+        return schema.dump(question)

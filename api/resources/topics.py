@@ -1,0 +1,58 @@
+"""Topic and tag resources."""
+
+from __future__ import annotations
+
+from flask_restful import Resource
+
+from api.resources.common import paged
+from api.schemas.common import parse_args
+from api.schemas.topics import (
+    tag_list_args,
+    tags_schema,
+    topic_list_args,
+    topic_schema,
+    topics_schema,
+)
+from api.services import topics as service
+
+
+def _topic_view(topic, count: int, by_difficulty: dict[str, int] | None = None) -> dict:
+    view = {
+        "slug": topic.slug,
+        "name": topic.name,
+        "description": topic.description,
+        "question_count": count,
+        "version": topic.version,
+        "created_at": topic.created_at,
+        "updated_at": topic.updated_at,
+    }
+    if by_difficulty is not None:
+        view["questions_by_difficulty"] = by_difficulty
+    return view
+
+
+class TopicList(Resource):
+    def get(self):
+        """List topics with their question counts."""
+        args = parse_args(topic_list_args)
+        rows, total = service.list_topics(page=args["page"], per_page=args["per_page"])
+        data = topics_schema.dump([_topic_view(t, n) for t, n in rows])
+        return paged(data, page=args["page"], per_page=args["per_page"], total=total)
+
+
+class TopicItem(Resource):
+    def get(self, slug: str):
+        """Read one topic with its question counts by difficulty."""
+        topic, by_difficulty = service.get_topic(slug)
+        return topic_schema.dump(_topic_view(topic, sum(by_difficulty.values()), by_difficulty))
+
+
+class TagList(Resource):
+    def get(self):
+        """List tags with their question counts."""
+        args = parse_args(tag_list_args)
+        rows, total = service.list_tags(
+            sort=args["sort"], page=args["page"], per_page=args["per_page"]
+        )
+        data = tags_schema.dump([{"slug": t.slug, "question_count": n} for t, n in rows])
+        return paged(data, page=args["page"], per_page=args["per_page"], total=total)

@@ -1,0 +1,94 @@
+"""The shape of a question as editors and the seed file write it."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api.models.bank import DIFFICULTIES, QUESTION_TYPES
+from api.schemas.common import SafeString, Slug
+
+
+class SourceIn(Schema):
+    document = SafeString(required=True, validate=validate.Length(min=1, max=200))
+    position = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000))
+
+
+class QuestionIn(Schema):
+    slug = Slug(validate=validate.Length(min=1, max=120))
+    prompt = SafeString(required=True, validate=validate.Length(min=3, max=1000))
+    alternate_prompts = fields.List(
+        SafeString(validate=validate.Length(min=3, max=1000)),
+        load_default=list,
+        validate=validate.Length(max=20),
+    )
+    answer = SafeString(required=True, validate=validate.Length(min=1, max=20_000))
+    key_points = fields.List(
+        SafeString(validate=validate.Length(min=1, max=200)),
+        load_default=list,
+        validate=validate.Length(max=20),
+    )
+    note = SafeString(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    difficulty = fields.String(load_default="medium", validate=validate.OneOf(DIFFICULTIES))
+    type = fields.String(load_default="open", validate=validate.OneOf(QUESTION_TYPES))
+    choices = fields.List(
+        SafeString(validate=validate.Length(min=1, max=500)),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=2, max=10),
+    )
+    correct_choices = fields.List(
+        fields.Integer(validate=validate.Range(min=0, max=9)),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=10),
+    )
+    topics = fields.List(
+        Slug(validate=validate.Length(max=64)), load_default=list, validate=validate.Length(max=10)
+    )
+    tags = fields.List(
+        Slug(validate=validate.Length(max=64)), load_default=list, validate=validate.Length(max=20)
+    )
+    sources = fields.List(
+        fields.Nested(SourceIn), load_default=list, validate=validate.Length(max=20)
+    )
+
+    @validates_schema
+    def _choices_fit_type(self, data, **kwargs):
+        kind = data.get("type", "open")
+        choices, correct = data.get("choices"), data.get("correct_choices")
+        if kind == "open":
+            if choices or correct:
+                raise ValidationError("Open questions have no choices.", "choices")
+            return
+        if kind == "true_false":
+            if choices not in (None, ["True", "False"]):
+                raise ValidationError('True/false choices are ["True", "False"].', "choices")
+            data["choices"] = ["True", "False"]
+            if not correct or len(correct) != 1 or correct[0] not in (0, 1):
+                raise ValidationError("Give exactly one correct choice: 0 or 1.", "correct_choices")
+            return
+        if not choices:
+            raise ValidationError("Multiple-choice questions need choices.", "choices")
+        if not correct:
+            raise ValidationError("Name at least one correct choice.", "correct_choices")
+        if len(set(correct)) != len(correct) or max(correct) >= len(choices):
+            raise ValidationError(
+                "Each correct choice is a distinct index into choices.", "correct_choices"
+            )
+
+
+class TopicIn(Schema):
+    slug = Slug(required=True, validate=validate.Length(min=1, max=64))
+    name = SafeString(required=True, validate=validate.Length(min=1, max=120))
+    description = SafeString(load_default="", validate=validate.Length(max=2000))
+
+
+class BankFile(Schema):
+    version = fields.Integer(required=True, validate=validate.Equal(1))
+    topics = fields.List(fields.Nested(TopicIn), load_default=list)
+    questions = fields.List(fields.Nested(QuestionIn), required=True)
+
+
+bank_file_schema = BankFile()
+question_in_schema = QuestionIn()
+topic_in_schema = TopicIn()

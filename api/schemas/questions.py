@@ -1,0 +1,86 @@
+"""Question schemas: the query arguments of the read endpoints and the output shape."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from marshmallow import Schema, fields, validate
+
+from api.models.bank import DIFFICULTIES, QUESTION_TYPES
+from api.schemas.common import PageArgs, SafeString, Slug
+
+ANSWER_FIELDS = ("answer", "key_points", "correct_choices", "note")
+SORT_CHOICES = (
+    "id",
+    "-id",
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "difficulty",
+    "-difficulty",
+    "relevance",
+)
+
+
+class FilterArgs(Schema):
+    topic = fields.List(Slug(), validate=validate.Length(max=20), load_default=list)
+    tag = fields.List(Slug(), validate=validate.Length(max=20), load_default=list)
+    difficulty = fields.List(
+        fields.String(validate=validate.OneOf(DIFFICULTIES)), load_default=list
+    )
+    type = fields.List(fields.String(validate=validate.OneOf(QUESTION_TYPES)), load_default=list)
+    updated_since = fields.AwareDateTime(load_default=None, default_timezone=UTC)
+    exclude = fields.List(
+        fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)),
+        validate=validate.Length(max=500),
+        load_default=list,
+    )
+    q = SafeString(load_default=None, validate=validate.Length(min=1, max=200))
+    include = fields.List(fields.String(validate=validate.OneOf(["answer"])), load_default=list)
+
+
+class QuestionListArgs(FilterArgs, PageArgs):
+    sort = fields.String(load_default=None, validate=validate.OneOf(SORT_CHOICES))
+
+
+class RandomArgs(FilterArgs):
+    count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=50))
+
+
+class QuestionItemArgs(Schema):
+    include = fields.List(fields.String(validate=validate.OneOf(["answer"])), load_default=list)
+
+
+class SourceSchema(Schema):
+    document = fields.String()
+    position = fields.Integer()
+
+
+class QuestionSchema(Schema):
+    id = fields.Integer()
+    slug = fields.String()
+    prompt = fields.String()
+    alternate_prompts = fields.List(fields.String())
+    type = fields.String()
+    difficulty = fields.String(attribute="difficulty_name")
+    choices = fields.List(fields.String(), allow_none=True)
+    topics = fields.Function(lambda q: [t.slug for t in q.topics])
+    tags = fields.Function(lambda q: [t.slug for t in q.tags])
+    sources = fields.List(fields.Nested(SourceSchema))
+    version = fields.Integer()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    answer = fields.String()
+    key_points = fields.List(fields.String())
+    correct_choices = fields.List(fields.Integer(), allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+questions_schema = QuestionSchema(many=True, exclude=ANSWER_FIELDS)
+questions_with_answers_schema = QuestionSchema(many=True)
+question_schema = QuestionSchema(exclude=ANSWER_FIELDS)
+question_with_answer_schema = QuestionSchema()
+question_list_args = QuestionListArgs()
+random_args = RandomArgs()
+question_item_args = QuestionItemArgs()

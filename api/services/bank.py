@@ -1,0 +1,193 @@
+"""Writing the bank in bulk: the curated seed file and plain-text documents.
+
+Questions are matched by slug, so seeding is idempotent: a second run changes
+nothing, and a changed seed entry updates only the rows whose content changed
+(bumping their version and updated_at).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from api.errors import InvalidBody
+from api.extensions import db
+from api.models import Question, Tag, Topic
+from api.models.bank import DIFFICULTIES
+from api.schemas.bank import bank_file_schema
+from api.services.textparse import parse_qa_text
+
+QUESTION_FIELDS = (
+    "prompt",
+    "alternate_prompts",
+    "answer",
+    "key_points",
+    "note",
+    "type",
+    "choices",
+    "correct_choices",
+    "sources",
+)
+
+
+@dataclass
+class WriteReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": len(self.created),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+        }
+
+
+def slugify(text: str, *, max_length: int = 80) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return (slug[:max_length].rstrip("-")) or "question"
+
+
+def read_bank_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return bank_file_schema.load(raw)
+    except (yaml.YAMLError, ValidationError) as exc:
+        detail = exc.messages if isinstance(exc, ValidationError) else str(exc)
+        raise InvalidBody(
+            f"{path.name} is not a valid bank file.", errors={"file": detail}
+        ) from exc
+
+
+def _tags(slugs: list[str], cache: dict[str, Tag]) -> list[Tag]:
+    missing = [s for s in slugs if s not in cache]
+    if missing:
+        for tag in db.session.scalars(select(Tag).where(Tag.slug.in_(missing))):
+            cache[tag.slug] = tag
+        for slug in missing:
+            if slug not in cache:
+                cache[slug] = Tag(slug=slug)
+                db.session.add(cache[slug])
+    return [cache[s] for s in slugs]
+
+
+def _topics(slugs: list[str], cache: dict[str, Topic]) -> list[Topic]:
+    unknown = [s for s in slugs if s not in cache]
+    if unknown:
+        for topic in db.session.scalars(select(Topic).where(Topic.slug.in_(unknown))):
+            cache[topic.slug] = topic
+    still = [s for s in slugs if s not in cache]
+    if still:
+        raise InvalidBody("Unknown topics.", errors={"topics": [f"No topic '{s}'." for s in still]})
+    return [cache[s] for s in slugs]
+
+
+def apply_question(
+    question: Question, data: dict[str, Any], *, topics: list[Topic], tags: list[Tag]
+) -> bool:
+    """Copy `data` onto `question`; True when anything actually changed."""
+    changed = False
+    for name in QUESTION_FIELDS:
+        if name in data and getattr(question, name) != data[name]:
+            setattr(question, name, data[name])
+            changed = True
+    level = DIFFICULTIES.index(data.get("difficulty", "medium")) + 1
+    if question.difficulty != level:
+        question.difficulty = level
+        changed = True
+    if [t.slug for t in question.topics] != sorted(t.slug for t in topics):
+        question.topics = sorted(topics, key=lambda t: t.slug)
+        changed = True
+    if [t.slug for t in question.tags] != sorted(t.slug for t in tags):
+        question.tags = sorted(tags, key=lambda t: t.slug)
+        changed = True
+    return changed
+
+
+def seed_bank(*, bank: dict[str, Any]) -> WriteReport:
+    """Upsert the bank's topics and questions in one transaction."""
+    report = WriteReport()
+    topic_cache: dict[str, Topic] = {t.slug: t for t in db.session.scalars(select(Topic))}
+    tag_cache: dict[str, Tag] = {}
+    try:
+        for data in bank["topics"]:
+            topic = topic_cache.get(data["slug"])
+            if topic is None:
+                topic = Topic(**data)
+                db.session.add(topic)
+                topic_cache[topic.slug] = topic
+            elif (topic.name, topic.description) != (data["name"], data["description"]):
+                topic.name, topic.description = data["name"], data["description"]
+        existing = {
+            q.slug: q
+            for q in db.session.scalars(
+                select(Question).where(
+                    Question.slug.in_([d["slug"] for d in bank["questions"] if d.get("slug")])
+                )
+            )
+        }
+        for data in bank["questions"]:
+            slug = data.get("slug") or slugify(data["prompt"])
+            topics = _topics(data["topics"], topic_cache)
+            tags = _tags(data["tags"], tag_cache)
+            question = existing.get(slug)
+            if question is None:
+                question = Question(slug=slug)
+                apply_question(question, data, topics=topics, tags=tags)
+                db.session.add(question)
+                report.created.append(slug)
+            elif apply_question(question, data, topics=topics, tags=tags):
+                report.updated.append(slug)
+            else:
+                report.unchanged.append(slug)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return report
+
+
+def import_text(*, text: str, document: str) -> WriteReport:
+    """Create a question for each parsed Q&A not already in the bank from that source."""
+    parsed = parse_qa_text(text)
+    report = WriteReport()
+    known: set[tuple[str, int]] = set()
+    for sources in db.session.scalars(select(Question.sources)):
+        known.update((s["document"], s["position"]) for s in sources)
+    taken = set(db.session.scalars(select(Question.slug)))
+    try:
+        for item in parsed:
+            if (document, item.position) in known:
+                report.unchanged.append(f"{document}#{item.position}")
+                continue
+            slug = base = slugify(item.prompt)
+            n = 2
+            while slug in taken:
+                slug, n = f"{base}-{n}", n + 1
+            taken.add(slug)
+            question = Question(
+                slug=slug,
+                prompt=item.prompt,
+                answer=item.answer,
+                key_points=[],
+                alternate_prompts=[],
+                sources=[{"document": document, "position": item.position}],
+                difficulty=2,
+                type="open",
+            )
+            db.session.add(question)
+            report.created.append(slug)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return report

@@ -1,0 +1,63 @@
+"""Reading topics and tags with their question counts."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from api.errors import NotFound
+from api.extensions import db
+from api.models import Question, QuestionTag, QuestionTopic, Tag, Topic
+from api.models.bank import DIFFICULTIES
+
+
+def list_topics(*, page: int, per_page: int) -> tuple[list[tuple[Topic, int]], int]:
+    total = db.session.scalar(select(func.count(Topic.id)))
+    count = func.count(QuestionTopic.question_id)
+    rows = db.session.execute(
+        select(Topic, count)
+        .outerjoin(QuestionTopic, QuestionTopic.topic_id == Topic.id)
+        .group_by(Topic.id)
+        .order_by(Topic.slug)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return [(topic, n) for topic, n in rows], int(total or 0)
+
+
+def get_topic(slug: str) -> tuple[Topic, dict[str, int]]:
+    topic = db.session.scalar(select(Topic).where(Topic.slug == slug))
+    if topic is None:
+        raise NotFound(f"There is no topic '{slug}'.")
+    rows = db.session.execute(
+        select(Question.difficulty, func.count())
+        .join(QuestionTopic, QuestionTopic.question_id == Question.id)
+        .where(QuestionTopic.topic_id == topic.id)
+        .group_by(Question.difficulty)
+    ).all()
+    by_difficulty = {name: 0 for name in DIFFICULTIES}
+    for level, n in rows:
+        by_difficulty[DIFFICULTIES[level - 1]] = n
+    return topic, by_difficulty
+
+
+TAG_SORTS = {"slug", "-slug", "question_count", "-question_count"}
+
+
+def list_tags(*, sort: str, page: int, per_page: int) -> tuple[list[tuple[Tag, int]], int]:
+    total = db.session.scalar(select(func.count(Tag.id)))
+    count = func.count(QuestionTag.question_id).label("question_count")
+    order = {
+        "slug": [Tag.slug],
+        "-slug": [Tag.slug.desc()],
+        "question_count": [count, Tag.slug],
+        "-question_count": [count.desc(), Tag.slug],
+    }[sort]
+    rows = db.session.execute(
+        select(Tag, count)
+        .outerjoin(QuestionTag, QuestionTag.tag_id == Tag.id)
+        .group_by(Tag.id)
+        .order_by(*order)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return [(tag, n) for tag, n in rows], int(total or 0)

@@ -1,0 +1,134 @@
+"""Fixtures: every database-backed test runs on SQLite and on a throwaway PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from api import create_app
+from api.cli import DEFAULT_BANK
+from api.config import TestConfig
+from api.extensions import db
+from api.services.bank import read_bank_file, seed_bank
+from tests.servers import postgres_server
+
+BACKENDS = [b for b in os.environ.get("QBANK_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+SEED_DOCS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+if not SEED_DOCS.is_dir():
+    SEED_DOCS = Path(__file__).resolve().parents[1] / "seeds" / "raw"
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    with postgres_server() as pg:
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def database_factory(request, tmp_path_factory):
+    """Makes an empty database of a backend, by name, so big fixtures don't share one."""
+    created: list[tuple[str, str]] = []
+
+    def make(backend: str, name: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp(name)}/{name}.sqlite3"
+        pg = request.getfixturevalue("pg_server")
+        import psycopg
+
+        url = make_url(pg.url)
+        with psycopg.connect(
+            host=url.host, port=url.port, user=url.username, dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append((backend, name))
+        return url.set(database=name).render_as_string(hide_password=False)
+
+    return make
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+def build_app(database_url: str, **overrides):
+    app = create_app(TestConfig(database_url, **overrides))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    return app
+
+
+@pytest.fixture(scope="session")
+def seeded_url(backend, database_factory) -> str:
+    """A database holding the curated bank, shared by read-only tests."""
+    url = database_factory(backend, "qbank_seeded")
+    app = build_app(url)
+    with app.app_context():
+        seed_bank(bank=read_bank_file(DEFAULT_BANK))
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(seeded_url) -> Iterator:
+    app = create_app(TestConfig(seeded_url))
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def prod_app(seeded_url) -> Iterator:
+    """The same bank with TESTING and DEBUG off: errors must still be problem+json."""
+    app = create_app(TestConfig(seeded_url, TESTING=False, DEBUG=False))
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def prod_client(prod_app):
+    return prod_app.test_client()
+
+
+class QueryCounter:
+    """Counts the SQL statements an app issues while active."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _record(self, _conn, _cursor, statement, *_args) -> None:
+        self.statements.append(statement)
+
+    def __enter__(self) -> QueryCounter:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture()
+def count_queries(app):
+    def make() -> QueryCounter:
+        with app.app_context():
+            return QueryCounter(db.engine)
+
+    return make
