@@ -75,6 +75,7 @@ class TestConfig(Config):
 
     ENV_NAME = "testing"
     TESTING = True
+    __test__ = False  # not a pytest test class, despite the name
 
     def __init__(self, database_url: str = "sqlite://", **overrides) -> None:
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)

@@ -79,6 +79,30 @@ class ServiceUnavailable(ApiError):
     slug = "service-unavailable"
 
 
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Marshmallow's nested messages as `{"field.path": [message, ...]}`.
+
+    List items are addressed by index (`sources.0.position`), so every value of a
+    problem's `errors` is a plain list of strings whatever the schema's depth.
+    """
+    if isinstance(messages, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            for name, texts in flatten_messages(value, path).items():
+                flat.setdefault(name, []).extend(texts)
+        return flat
+    if isinstance(messages, list | tuple):
+        texts = [m for m in messages if isinstance(m, str)]
+        flat = {prefix or "_schema": texts} if texts else {}
+        for item in messages:
+            if not isinstance(item, str):
+                for name, more in flatten_messages(item, prefix).items():
+                    flat.setdefault(name, []).extend(more)
+        return flat
+    return {prefix or "_schema": [str(messages)]}
+
+
 def problem_type(slug: str) -> str:
     return f"urn:qbank:problem:{slug}"
 
@@ -140,7 +164,7 @@ def _api_error(exc: ApiError) -> Response:
 
 def _validation_error(exc: ValidationError) -> Response:
     """A schema failure that escaped a resource's own wrapping is still the caller's fault."""
-    errors = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    errors = flatten_messages(exc.messages)
     return _api_error(InvalidBody("The request body is not valid.", errors=errors))
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import mimetypes
+from functools import lru_cache
 from pathlib import Path
 
 import swagger_ui
-from flask import Response, send_from_directory
+from flask import Response
 from flask_restful import Resource
 from sqlalchemy import text
 
@@ -94,8 +96,18 @@ class DocsAsset(Resource):
         if filename == "init.js":
             response = Response(DOCS_INIT, mimetype="text/javascript")
         elif filename in DOCS_FILES:
-            response = send_from_directory(DOCS_ASSETS, filename, max_age=86400)
+            response = Response(_asset(filename), mimetype=_mimetype(filename))
         else:
             raise NotFound(f"There is no docs asset '{filename}'.")
         response.headers["Cache-Control"] = "public, max-age=86400"
         return response
+
+
+@lru_cache(maxsize=len(DOCS_FILES))
+def _asset(filename: str) -> bytes:
+    """Read once per worker: a handful of files, never a name taken from the request."""
+    return (DOCS_ASSETS / filename).read_bytes()
+
+
+def _mimetype(filename: str) -> str:
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"

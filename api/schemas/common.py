@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app, request
 from marshmallow import Schema, ValidationError, fields, validate
 
-from api.errors import InvalidQuery
+from api.errors import InvalidQuery, flatten_messages
 
 
 class SafeString(fields.String):
@@ -59,9 +59,12 @@ def parse_args(schema: Schema) -> dict[str, Any]:
     try:
         args = schema.load(collect_args(schema))
     except ValidationError as exc:
-        raise InvalidQuery(
-            "Fix the parameters named in `errors`.", errors=exc.normalized_messages()
-        ) from exc
+        errors: dict[str, list[str]] = {}
+        for path, texts in flatten_messages(exc.normalized_messages()).items():
+            # A query parameter is one field, even when it carries a list of values.
+            name, _, item = path.partition(".")
+            errors.setdefault(name, []).extend(f"Value {item}: {t}" if item else t for t in texts)
+        raise InvalidQuery("Fix the parameters named in `errors`.", errors=errors) from exc
     if "per_page" in schema.fields:
         cap = current_app.config["PER_PAGE_MAX"]
         if args.get("per_page") is None:

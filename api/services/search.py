@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import DDL, ColumnElement, Select, event, func, literal_column, select, text
+from sqlalchemy import DDL, ColumnElement, Select, event, false, func, literal_column, select, text
 from sqlalchemy.engine import Connection
 
 from api.models import Question
@@ -90,6 +90,9 @@ def apply_search(stmt: Select, q: str, dialect: str) -> tuple[Select, ColumnElem
     The rank expression sorts best first in ascending order on both backends.
     """
     terms = search_terms(q)
+    if not terms:
+        # Nothing searchable (only punctuation): an empty result, not a syntax error.
+        return stmt.where(false()), Question.id
     if dialect == "sqlite":
         match = " ".join(f'"{t}"' for t in terms[:-1])
         match = f'{match} "{terms[-1]}"*'.strip()
