@@ -26,11 +26,10 @@ seed: migrate
 	$(BIN)/flask --app api seed
 
 serve: seed
-	exec $(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) \
-		--access-logfile - 'api:create_app()'
+	PORT=$(PORT) WORKERS=$(WORKERS) exec $(BIN)/gunicorn --config gunicorn.conf.py 'api:create_app()'
 
 lint: install
-	$(BIN)/ruff check api tests bench
+	$(BIN)/ruff check .
 
 test: lint
 	$(BIN)/python -m pytest

@@ -1,0 +1,26 @@
+"""gunicorn settings shared by `make serve`, the container and the end-to-end tests."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
+workers = int(os.environ.get("WORKERS") or min(multiprocessing.cpu_count() * 2 + 1, 8))
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = 5
+max_requests = 10_000
+max_requests_jitter = 500
+accesslog = os.environ.get("ACCESS_LOG", "-")
+preload_app = os.environ.get("GUNICORN_PRELOAD", "") == "1"
+
+
+def post_fork(server, worker):
+    """Connections opened before the fork (preload) must never be shared between workers."""
+    flask_app = getattr(server.app, "callable", None)
+    if flask_app is None or "sqlalchemy" not in getattr(flask_app, "extensions", {}):
+        return
+    from api.extensions import db
+
+    with flask_app.app_context():
+        db.engine.dispose(close=False)
