@@ -8,10 +8,35 @@ from flask import Flask, Response, request
 from flask_restful import Api
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from api.config import Config
 from api.errors import register_error_handlers
-from api.extensions import cors, db, jwt, migrate
+from api.extensions import cors, db, jwt, limiter, migrate
+
+
+class AsciiIntegerConverter(IntegerConverter):
+    """`<int:...>` in ASCII digits only: werkzeug's `\\d+` also takes digits of other scripts."""
+
+    regex = r"[0-9]+"
+
+
+CORS_EXPOSE_HEADERS = [
+    "ETag",
+    "Link",
+    "X-Total-Count",
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+CORS_ALLOW_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+]
 
 
 class ProblemApi(Api):
@@ -27,6 +52,7 @@ class ProblemApi(Api):
 
 def create_app(config: object | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
+    app.url_map.converters["int"] = AsciiIntegerConverter
     app.config.from_object(config if config is not None else Config())
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
@@ -41,16 +67,23 @@ def create_app(config: object | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    import api.auth  # JWT loaders and callbacks register on the jwt extension when imported
     import api.models  # noqa: F401  (tables on the metadata before anything uses it)
     import api.services.search  # noqa: F401  (search DDL hooks on the questions table)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     jwt.init_app(app)
+    api.auth.init_app(app)
+    limiter.init_app(app)
+    origins = app.config["CORS_ORIGINS"]
     cors.init_app(
         app,
-        resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
-        expose_headers=["ETag", "Link", "X-Total-Count", "Retry-After"],
+        resources={r"/api/*": {"origins": origins}},
+        expose_headers=CORS_EXPOSE_HEADERS,
+        allow_headers=CORS_ALLOW_HEADERS,
+        # Bearer tokens need no cookies; credentials only ever for a list of exact origins.
+        supports_credentials=bool(origins) and "*" not in origins,
         max_age=600,
     )
 
@@ -71,7 +104,7 @@ def register_routes(app: Flask) -> None:
 def register_http_caching(app: Flask) -> None:
     @app.after_request
     def conditional_get(response: Response) -> Response:
-        """Weak ETags on every successful GET, 304 on a matching If-None-Match."""
+        """Strong ETags (a hash of the bytes) on every successful GET, 304 on If-None-Match."""
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         if request.method not in ("GET", "HEAD") or response.status_code != 200:
             return response
@@ -82,7 +115,7 @@ def register_http_caching(app: Flask) -> None:
             response.headers["Cache-Control"] = f"{scope}, no-cache"
         response.vary.add("Authorization")
         if not response.get_etag()[0]:
-            response.add_etag(weak=True)
+            response.add_etag()
         return response.make_conditional(request)
 
 

@@ -1,7 +1,9 @@
-"""Command-line tasks: `flask --app api seed | import-text FILE | gen-bank N`."""
+"""Command-line tasks: `flask --app api seed | import-text | gen-bank | create-admin`."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -53,3 +55,58 @@ def register(app: Flask) -> None:
 
         added = generate_bank(count=count, seed=rng_seed)
         click.echo(f"generated {added} questions")
+
+    @app.cli.command("create-admin")
+    @click.argument("email")
+    @click.option(
+        "--password-stdin",
+        is_flag=True,
+        help="Read the password from the first line of standard input.",
+    )
+    def create_admin(email: str, password_stdin: bool) -> None:
+        """Create an admin account for EMAIL, or make an existing account an admin.
+
+        A new account's password comes from --password-stdin or QBANK_ADMIN_PASSWORD; only
+        on an interactive terminal is it asked for. An existing account keeps its password.
+        """
+        from marshmallow import ValidationError
+
+        from api.schemas.users import EmailAddress
+        from api.services.accounts import (
+            PASSWORD_MAX,
+            PASSWORD_MIN,
+            create_or_promote_admin,
+            find_by_email,
+        )
+
+        try:
+            email = EmailAddress().deserialize(email)
+        except ValidationError as exc:
+            raise click.ClickException(f"{email!r} is not an email address") from exc
+        password = None
+        if find_by_email(email) is None:
+            password = _admin_password(password_stdin)
+            if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+                raise click.ClickException(
+                    f"the password must have {PASSWORD_MIN} to {PASSWORD_MAX} characters"
+                )
+        user, created = create_or_promote_admin(email=email, password=password)
+        if created:
+            click.echo(f"created admin {user.email} (id {user.id})")
+        else:
+            click.echo(f"{user.email} (id {user.id}) is now an admin; password unchanged")
+
+
+def _admin_password(from_stdin: bool) -> str:
+    """--password-stdin, else QBANK_ADMIN_PASSWORD, else a prompt on a terminal only."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    from_env = os.environ.get("QBANK_ADMIN_PASSWORD")
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty():
+        raise click.ClickException(
+            "no password: set QBANK_ADMIN_PASSWORD or pass --password-stdin "
+            "(standard input is not a terminal, so nothing is asked)"
+        )
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -38,6 +39,8 @@ class Config:
     DEBUG = False
     JSON_SORT_KEYS = False
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # Compact and the same in debug mode: ETags hash these bytes (resources/common.py).
+    RESTFUL_JSON = {"indent": None, "ensure_ascii": False}
     MAX_CONTENT_LENGTH = 1024 * 1024
     PER_PAGE_DEFAULT = 20
     PER_PAGE_MAX = 100
@@ -46,6 +49,20 @@ class Config:
     CORS_ORIGINS: list[str] = []
     LOG_LEVEL = "INFO"
     REDIS_URL: str | None = None
+    # Accounts (api/auth.py, api/services/accounts.py). HS256 only: no other alg is accepted.
+    JWT_ALGORITHM = "HS256"
+    JWT_DECODE_ALGORITHMS = ["HS256"]
+    JWT_TOKEN_LOCATION = ["headers"]
+    JWT_COOKIE_CSRF_PROTECT = False  # tokens travel in headers only: no cookies, no CSRF claim
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
+    # argon2-cffi PasswordHasher keyword arguments; None: the library's (RFC 9106) defaults.
+    PASSWORD_HASH_PARAMS: dict | None = None
+    # Rate limits (api/ratelimit.py), in Flask-Limiter's notation; storage is REDIS_URL or memory.
+    RATELIMIT_LOGIN_FAILURES_PER_ADDRESS = "20/minute"
+    RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = "5/minute"
+    RATELIMIT_REGISTRATIONS_PER_ADDRESS = "10/hour"
+    RATELIMIT_WRITES = "120/minute"
 
     def __init__(self) -> None:
         load_dotenv(override=False)
@@ -66,6 +83,13 @@ class Config:
         origins = os.environ.get("CORS_ORIGINS", "")
         self.CORS_ORIGINS = [o.strip() for o in origins.split(",") if o.strip()]
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        for key in (
+            "RATELIMIT_LOGIN_FAILURES_PER_ADDRESS",
+            "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT",
+            "RATELIMIT_REGISTRATIONS_PER_ADDRESS",
+            "RATELIMIT_WRITES",
+        ):
+            setattr(self, key, os.environ.get(key) or getattr(self, key))
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL).upper()
         self.DEBUG = _bool("FLASK_DEBUG", False)
 
@@ -76,6 +100,13 @@ class TestConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     __test__ = False  # not a pytest test class, despite the name
+    # Cheap hashes keep the suite fast; production keeps the library's defaults.
+    PASSWORD_HASH_PARAMS = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+    # Many tests share one app and one client address: generous limits, lowered where tested.
+    RATELIMIT_LOGIN_FAILURES_PER_ADDRESS = "1000/minute"
+    RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = "1000/minute"
+    RATELIMIT_REGISTRATIONS_PER_ADDRESS = "1000/minute"
+    RATELIMIT_WRITES = "10000/minute"
 
     def __init__(self, database_url: str = "sqlite://", **overrides) -> None:
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, json, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_MIME = "application/problem+json"
+# Characters RFC 3986 allows unescaped in a path (pchar and "/").
+PATH_SAFE = "/!$&'()*+,;=:@-._~"
 log = logging.getLogger("api.errors")
 
 
@@ -74,6 +77,23 @@ class Forbidden(ApiError):
     slug = "forbidden"
 
 
+class Unauthorized(ApiError):
+    """Authentication failed; api/auth.py adds the WWW-Authenticate challenge."""
+
+    status = 401
+    slug = "unauthorized"
+
+
+class PreconditionFailed(ApiError):
+    status = 412
+    slug = "precondition-failed"
+
+
+class PreconditionRequired(ApiError):
+    status = 428
+    slug = "precondition-required"
+
+
 class ServiceUnavailable(ApiError):
     status = 503
     slug = "service-unavailable"
@@ -124,7 +144,8 @@ def problem_response(
     }
     if detail:
         body["detail"] = detail
-    body["instance"] = request.path if request else None
+    # A URI reference: the decoded path re-encoded, whatever bytes the client sent.
+    body["instance"] = quote(request.path, safe=PATH_SAFE) if request else None
     if errors:
         body["errors"] = errors
     body.update(extra)

@@ -1,8 +1,10 @@
 """The route table: read it side by side with openapi.yaml."""
 
+from api.resources.auth import Login, Logout, Refresh, Register
 from api.resources.ops import Docs, DocsAsset, Health, OpenApiSpec, Ready
 from api.resources.questions import QuestionItem, QuestionList, QuestionRandom
 from api.resources.topics import TagList, TopicItem, TopicList
+from api.resources.users import Me, UserItem, UserList
 
 V1 = "/api/v1"
 
@@ -14,6 +16,13 @@ def register_routes(api) -> None:
     api.add_resource(QuestionList, f"{V1}/questions")
     api.add_resource(QuestionRandom, f"{V1}/questions/random")
     api.add_resource(QuestionItem, f"{V1}/questions/<int:question_id>")
+    api.add_resource(Register, f"{V1}/auth/register")
+    api.add_resource(Login, f"{V1}/auth/login")
+    api.add_resource(Refresh, f"{V1}/auth/refresh")
+    api.add_resource(Logout, f"{V1}/auth/logout")
+    api.add_resource(Me, f"{V1}/me")
+    api.add_resource(UserList, f"{V1}/users")
+    api.add_resource(UserItem, f"{V1}/users/<int:user_id>")
 
     api.add_resource(Health, "/healthz")
     api.add_resource(Ready, "/readyz")

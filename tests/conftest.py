@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,5 +131,40 @@ def count_queries(app):
     def make() -> QueryCounter:
         with app.app_context():
             return QueryCounter(db.engine)
+
+    return make
+
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+def make_user(app, role: str = "learner", *, email: str | None = None) -> str:
+    """An account of `role` through the accounts service (registration only makes learners)."""
+    from api.services.accounts import create_user
+
+    email = email or f"{role}-{uuid.uuid4().hex[:12]}@example.com"
+    with app.app_context():
+        create_user(email=email, password=DEFAULT_PASSWORD, role=role)
+    return email
+
+
+def login_headers(app, email: str, password: str = DEFAULT_PASSWORD) -> dict[str, str]:
+    response = app.test_client().post(
+        "/api/v1/auth/login", json={"email": email, "password": password}
+    )
+    assert response.status_code == 200, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+
+
+@pytest.fixture()
+def auth_headers(request):
+    """`auth_headers("editor")`: the Authorization header of a new account with that role.
+
+    On the shared `app` unless another is given: `auth_headers("admin", app=my_app)`.
+    """
+
+    def make(role: str = "learner", *, app=None) -> dict[str, str]:
+        app = app if app is not None else request.getfixturevalue("app")
+        return login_headers(app, make_user(app, role))
 
     return make

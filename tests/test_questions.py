@@ -257,7 +257,7 @@ def test_unknown_question_is_404(client):
 def test_etag_and_304(client):
     first = client.get(f"{URL}/1")
     etag = first.headers["ETag"]
-    assert etag.startswith('W/"')
+    assert etag.startswith('"') and len(etag) > 10
     assert "no-cache" in first.headers["Cache-Control"]
     again = client.get(f"{URL}/1", headers={"If-None-Match": etag})
     assert again.status_code == 304

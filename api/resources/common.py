@@ -7,6 +7,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import request
+from flask_restful.representations.json import output_json
+from werkzeug.http import generate_etag
+
+from api.errors import PreconditionFailed, PreconditionRequired
 
 
 def page_links(*, page: int, per_page: int, total: int) -> dict[str, str]:
@@ -39,3 +43,32 @@ def paged(
         },
     }
     return body, 200, page_links(page=page, per_page=per_page, total=total)
+
+
+def representation_etag(payload: Any) -> str:
+    """The strong ETag a GET of `payload` carries: the same bytes, hashed the same way."""
+    return generate_etag(output_json(payload, 200).get_data())
+
+
+def require_if_match(*payloads: Any) -> None:
+    """Optimistic concurrency: a write must name the representation it was based on.
+
+    No If-Match is a 428; one matching none of the resource's current representations
+    (a question reads differently with and without its answer) is a 412. `*` matches.
+    """
+    if "If-Match" not in request.headers:
+        raise PreconditionRequired(
+            "Send If-Match with the ETag from your last GET of this resource."
+        )
+    if request.if_match.star_tag:
+        return
+    current = [representation_etag(p) for p in payloads]
+    if not any(request.if_match.contains(tag) for tag in current):
+        raise PreconditionFailed(
+            "The resource changed since you read it: GET it again and retry with its ETag."
+        )
+
+
+def with_etag(payload: Any, status: int = 200, headers: dict[str, str] | None = None):
+    """A write's reply carries the new representation's ETag, ready for the next If-Match."""
+    return payload, status, {"ETag": f'"{representation_etag(payload)}"', **(headers or {})}

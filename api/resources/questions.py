@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_restful import Resource
 
+from api.errors import NotFound
 from api.resources.common import paged
 from api.schemas.common import parse_args
 from api.schemas.questions import (
@@ -18,6 +19,8 @@ from api.schemas.questions import (
 from api.services import questions as service
 
 FILTER_KEYS = ("topic", "tag", "difficulty", "type", "updated_since", "exclude", "q")
+# Ids are 32-bit: a larger one names no question (and would overflow the database driver).
+MAX_ID = 2**31 - 1
 
 
 def _filters(args: dict) -> service.QuestionFilters:
@@ -40,8 +43,11 @@ class QuestionList(Resource):
     def get(self):
         """List questions, filtered, searched, sorted and paged."""
         args = parse_args(question_list_args)
+        sort = args["sort"]
+        if sort == "relevance" and args["q"] is None:
+            sort = None  # nothing searched, nothing to rank: the default order (id)
         items, total = service.list_questions(
-            filters=_filters(args), sort=args["sort"], page=args["page"], per_page=args["per_page"]
+            filters=_filters(args), sort=sort, page=args["page"], per_page=args["per_page"]
         )
         return paged(
             _many(args).dump(items), page=args["page"], per_page=args["per_page"], total=total
@@ -60,6 +66,8 @@ class QuestionItem(Resource):
     def get(self, question_id: int):
         """Read one question; its answer only with include=answer."""
         args = parse_args(question_item_args)
+        if question_id > MAX_ID:
+            raise NotFound(f"There is no question {question_id}.")
         question = service.get_question(question_id)
         schema = question_with_answer_schema if "answer" in args["include"] else question_schema
         return schema.dump(question)

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_restful import Resource
 
+from api.errors import NotFound
 from api.resources.common import paged
 from api.schemas.common import parse_args
 from api.schemas.topics import (
     tag_list_args,
     tags_schema,
+    topic_item_args,
     topic_list_args,
     topic_schema,
     topics_schema,
 )
 from api.services import topics as service
+
+# What a topic slug can be; anything else names no topic and never reaches the database
+# (PostgreSQL rejects NUL in text).
+TOPIC_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+TOPIC_SLUG_MAX = 64
 
 
 def _topic_view(topic, count: int, by_difficulty: dict[str, int] | None = None) -> dict:
@@ -43,6 +52,9 @@ class TopicList(Resource):
 class TopicItem(Resource):
     def get(self, slug: str):
         """Read one topic with its question counts by difficulty."""
+        parse_args(topic_item_args)
+        if len(slug) > TOPIC_SLUG_MAX or not TOPIC_SLUG.fullmatch(slug):
+            raise NotFound(f"There is no topic '{slug}'.")
         topic, by_difficulty = service.get_topic(slug)
         return topic_schema.dump(_topic_view(topic, sum(by_difficulty.values()), by_difficulty))
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import current_app, request
 from marshmallow import Schema, ValidationError, fields, validate
+from werkzeug.exceptions import UnsupportedMediaType
 
-from api.errors import InvalidQuery, flatten_messages
+from api.errors import BadRequest, InvalidBody, InvalidQuery, flatten_messages
 
 
 class SafeString(fields.String):
@@ -31,9 +33,18 @@ class Slug(SafeString):
         super().__init__(**kwargs)
 
 
+class QueryInteger(fields.Integer):
+    """An integer written in ASCII digits: not `1_000`, `1.0` or non-Latin digits `int()` takes."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not re.fullmatch(r"[+-]?[0-9]+", value.strip()):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = QueryInteger(load_default=None, validate=validate.Range(min=1))
 
 
 def collect_args(schema: Schema) -> dict[str, Any]:
@@ -44,13 +55,17 @@ def collect_args(schema: Schema) -> dict[str, Any]:
         values = request.args.getlist(key)
         field = schema.fields.get(key)
         if isinstance(field, fields.List):
-            data[key] = [part.strip() for v in values for part in v.split(",") if part.strip()]
+            parts = [part.strip() for v in values for part in v.split(",")]
+            if all(parts):
+                data[key] = parts
+            else:  # `?tag=`, `?tag=a,,b`: an empty value is a mistake, not "no filter"
+                errors[key] = ["Empty value: give one, or leave the parameter out."]
         elif len(values) > 1:
             errors[key] = ["Give this parameter once."]
         else:
             data[key] = values[0]
     if errors:
-        raise InvalidQuery(errors=errors)
+        raise InvalidQuery("Fix the parameters named in `errors`.", errors=errors)
     return data
 
 
@@ -75,3 +90,52 @@ def parse_args(schema: Schema) -> dict[str, Any]:
                 errors={"per_page": [f"Must be at most {cap}."]},
             )
     return args
+
+
+def parse_body(schema: Schema) -> dict[str, Any]:
+    """Validate a JSON object body with `schema`; a failure is a 422 naming each field.
+
+    Not JSON at all is a 415, unparsable JSON a 400, anything but an object a 422.
+    """
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the body as application/json.")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise BadRequest("The body is not valid JSON.")
+    if not isinstance(data, dict):
+        raise InvalidBody(
+            "The body must be a JSON object.", errors={"_schema": ["Expected a JSON object."]}
+        )
+    unencodable = _lone_surrogates(data)
+    if unencodable:
+        raise InvalidBody(
+            "Fix the fields named in `errors`.",
+            errors={path: ["Not valid Unicode (a lone surrogate escape)."] for path in unencodable},
+        )
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise InvalidBody(
+            "Fix the fields named in `errors`.",
+            errors=flatten_messages(exc.normalized_messages()),
+        ) from exc
+
+
+def _lone_surrogates(value: Any, path: str = "") -> list[str]:
+    """Paths of strings JSON allowed (`"\\ud800"`) that no UTF-8 database or hash can take."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return [path or "_schema"]
+        return []
+    if isinstance(value, dict):
+        found = []
+        for key, item in value.items():
+            name = str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+            child = f"{path}.{name}" if path else name
+            found.extend(_lone_surrogates(key, child) + _lone_surrogates(item, child))
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _lone_surrogates(item, f"{path}.{i}")]
+    return []

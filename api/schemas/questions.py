@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 from marshmallow import Schema, fields, validate
 
 from api.models.bank import DIFFICULTIES, QUESTION_TYPES
-from api.schemas.common import PageArgs, SafeString, Slug
+from api.schemas.common import PageArgs, QueryInteger, SafeString, Slug
 
 ANSWER_FIELDS = ("answer", "key_points", "correct_choices", "note")
 SORT_CHOICES = (
@@ -23,6 +23,27 @@ SORT_CHOICES = (
 )
 
 
+class QueryDateTime(fields.AwareDateTime):
+    """An RFC 3339 date-time (`T` and `Z` in either case), naive taken as UTC, returned in UTC.
+
+    An instant beyond what a datetime holds once in UTC (`0001-01-01T00:00:00+01:00` is
+    in year 0) is clamped to the first or last one: as a lower bound it means the same.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(default_timezone=UTC, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.upper()
+        result = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return result.astimezone(UTC)
+        except OverflowError:
+            edge = datetime.min if result.year == datetime.min.year else datetime.max
+            return edge.replace(tzinfo=UTC)
+
+
 class FilterArgs(Schema):
     topic = fields.List(Slug(), validate=validate.Length(max=20), load_default=list)
     tag = fields.List(Slug(), validate=validate.Length(max=20), load_default=list)
@@ -30,9 +51,9 @@ class FilterArgs(Schema):
         fields.String(validate=validate.OneOf(DIFFICULTIES)), load_default=list
     )
     type = fields.List(fields.String(validate=validate.OneOf(QUESTION_TYPES)), load_default=list)
-    updated_since = fields.AwareDateTime(load_default=None, default_timezone=UTC)
+    updated_since = QueryDateTime(load_default=None)
     exclude = fields.List(
-        fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)),
+        QueryInteger(validate=validate.Range(min=1, max=2**31 - 1)),
         validate=validate.Length(max=500),
         load_default=list,
     )
@@ -45,7 +66,7 @@ class QuestionListArgs(FilterArgs, PageArgs):
 
 
 class RandomArgs(FilterArgs):
-    count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=50))
+    count = QueryInteger(load_default=1, validate=validate.Range(min=1, max=50))
 
 
 class QuestionItemArgs(Schema):

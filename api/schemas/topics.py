@@ -24,11 +24,16 @@ class TagSchema(Schema):
     question_count = fields.Integer()
 
 
+class TopicItemArgs(Schema):
+    """No query parameters: any given is unknown, and a 400 like everywhere else."""
+
+
 class TagListArgs(PageArgs):
     sort = fields.String(load_default="slug", validate=validate.OneOf(sorted(TAG_SORTS)))
 
 
 topic_schema = TopicSchema()
+topic_item_args = TopicItemArgs()
 topics_schema = TopicSchema(many=True, exclude=("questions_by_difficulty",))
 tags_schema = TagSchema(many=True)
 topic_list_args = PageArgs()

@@ -15,12 +15,15 @@ from typing import Any
 
 import yaml
 from marshmallow import ValidationError
+from rapidfuzz import fuzz, process
+from rapidfuzz.utils import default_process
 from sqlalchemy import select
 
 from api.errors import InvalidBody
 from api.extensions import db
 from api.models import Question, Tag, Topic
 from api.models.bank import DIFFICULTIES
+from api.models.types import utcnow
 from api.schemas.bank import bank_file_schema
 from api.services.textparse import parse_qa_text
 
@@ -42,6 +45,7 @@ class WriteReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    near_duplicates: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,7 +72,7 @@ def read_bank_file(path: Path) -> dict[str, Any]:
         ) from exc
 
 
-def _tags(slugs: list[str], cache: dict[str, Tag]) -> list[Tag]:
+def resolve_tags(slugs: list[str], cache: dict[str, Tag]) -> list[Tag]:
     missing = [s for s in slugs if s not in cache]
     if missing:
         for tag in db.session.scalars(select(Tag).where(Tag.slug.in_(missing))):
@@ -80,7 +84,7 @@ def _tags(slugs: list[str], cache: dict[str, Tag]) -> list[Tag]:
     return [cache[s] for s in slugs]
 
 
-def _topics(slugs: list[str], cache: dict[str, Topic]) -> list[Topic]:
+def resolve_topics(slugs: list[str], cache: dict[str, Topic]) -> list[Topic]:
     unknown = [s for s in slugs if s not in cache]
     if unknown:
         for topic in db.session.scalars(select(Topic).where(Topic.slug.in_(unknown))):
@@ -110,12 +114,23 @@ def apply_question(
     if [t.slug for t in question.tags] != sorted(t.slug for t in tags):
         question.tags = sorted(tags, key=lambda t: t.slug)
         changed = True
+    if changed and question.id is not None:
+        # Links alone don't touch the row: stamping it bumps the version counter too.
+        question.updated_at = utcnow()
     return changed
 
 
-def seed_bank(*, bank: dict[str, Any]) -> WriteReport:
-    """Upsert the bank's topics and questions in one transaction."""
+def seed_bank(
+    *, bank: dict[str, Any], dry_run: bool = False, flag_similar: bool = False
+) -> WriteReport:
+    """Upsert the bank's topics and questions (matched by slug) in one transaction.
+
+    With `dry_run` everything is done and reported, then rolled back. With
+    `flag_similar`, each question about to be created is compared with the prompts
+    already in the bank and reported as a near-duplicate when it reads the same.
+    """
     report = WriteReport()
+    similar = SimilarPrompts.from_database() if flag_similar else None
     topic_cache: dict[str, Topic] = {t.slug: t for t in db.session.scalars(select(Topic))}
     tag_cache: dict[str, Tag] = {}
     try:
@@ -135,25 +150,68 @@ def seed_bank(*, bank: dict[str, Any]) -> WriteReport:
                 )
             )
         }
+        # One flush at the end: autoflushes mid-way would each bump a row's version.
+        db.session.autoflush = False
         for data in bank["questions"]:
             slug = data.get("slug") or slugify(data["prompt"])
-            topics = _topics(data["topics"], topic_cache)
-            tags = _tags(data["tags"], tag_cache)
+            topics = resolve_topics(data["topics"], topic_cache)
+            tags = resolve_tags(data["tags"], tag_cache)
             question = existing.get(slug)
             if question is None:
+                if similar is not None and (match := similar.best(data["prompt"])):
+                    report.near_duplicates.append({"slug": slug, **match})
                 question = Question(slug=slug)
                 apply_question(question, data, topics=topics, tags=tags)
                 db.session.add(question)
+                existing[slug] = question
                 report.created.append(slug)
             elif apply_question(question, data, topics=topics, tags=tags):
                 report.updated.append(slug)
             else:
                 report.unchanged.append(slug)
-        db.session.commit()
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
     except Exception:
         db.session.rollback()
         raise
+    finally:
+        db.session.autoflush = True
     return report
+
+
+class SimilarPrompts:
+    """Fuzzy look-up of a prompt among the bank's prompts and alternate phrasings."""
+
+    THRESHOLD = 90.0
+
+    def __init__(self, rows: list[tuple[int, str, str]]) -> None:
+        self.rows = rows
+        self.texts = [text for _, _, text in rows]
+
+    @classmethod
+    def from_database(cls) -> SimilarPrompts:
+        rows: list[tuple[int, str, str]] = []
+        query = select(Question.id, Question.slug, Question.prompt, Question.alternate_prompts)
+        for qid, slug, prompt, alternates in db.session.execute(query):
+            rows.append((qid, slug, prompt))
+            rows.extend((qid, slug, alt) for alt in alternates or [])
+        return cls(rows)
+
+    def best(self, prompt: str) -> dict[str, Any] | None:
+        found = process.extractOne(
+            prompt,
+            self.texts,
+            scorer=fuzz.token_set_ratio,
+            processor=default_process,
+            score_cutoff=self.THRESHOLD,
+        )
+        if found is None:
+            return None
+        _text, score, index = found
+        qid, slug, text = self.rows[index]
+        return {"similar_to": {"id": qid, "slug": slug, "prompt": text}, "score": round(score, 1)}
 
 
 def import_text(*, text: str, document: str) -> WriteReport:

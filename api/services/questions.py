@@ -78,20 +78,40 @@ def _filtered(filters: QuestionFilters, columns) -> tuple[Select, object | None]
 def list_questions(
     *, filters: QuestionFilters, sort: str | None, page: int, per_page: int
 ) -> tuple[list[Question], int]:
-    """One page of matching questions and the total: always four queries, whatever the size."""
-    stmt, rank = _filtered(filters, [Question])
-    total = db.session.scalar(
-        select(func.count()).select_from(_filtered(filters, [Question.id])[0].subquery())
-    )
+    """One page of matching questions and the total: always four queries, whatever the size.
+
+    The page is found by a "deferred join": an inner query walks only the ids and sort
+    keys in index order (an index-only scan of a composite index such as
+    ix_questions_difficulty_id) to skip `(page - 1) * per_page` rows, and only the
+    `per_page` rows found are then read in full by primary key. Deep pages thus skip
+    index entries, never whole rows, and nothing sorts the table. The page is put back
+    in order in Python from the sort keys the inner query returns, so the outer query
+    needs no ORDER BY (and no sort) at all.
+    """
+    stmt, rank = _filtered(filters, [Question.id])
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     if sort in (None, "relevance") and rank is not None:
-        order = [rank, Question.id]
+        keys, descending = [rank, Question.id], False
     else:
         key = sort or "id"
         descending = key.startswith("-")
-        columns = SORTS[key.lstrip("-")]
-        order = [c.desc() for c in columns] if descending else list(columns)
-    stmt = _with_relations(stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page))
-    return list(db.session.scalars(stmt)), int(total or 0)
+        keys = list(SORTS[key.lstrip("-")])
+    labelled = [k.label(f"sort_{i}") for i, k in enumerate(keys)]
+    page_ids = (
+        stmt.add_columns(*labelled)
+        .order_by(*(k.desc() if descending else k for k in keys))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .subquery("page")
+    )
+    sort_columns = [page_ids.c[k.name] for k in labelled]
+    rows = db.session.execute(
+        _with_relations(
+            select(Question, *sort_columns).join(page_ids, page_ids.c.id == Question.id)
+        )
+    ).all()
+    rows.sort(key=lambda row: tuple(row[1:]), reverse=descending)
+    return [row[0] for row in rows], int(total or 0)
 
 
 def get_question(question_id: int) -> Question:
@@ -111,13 +131,20 @@ def random_questions(*, filters: QuestionFilters, count: int) -> list[Question]:
     the primary-key index, so the cost grows with `count`, not with the table.
     """
     ids_stmt, _ = _filtered(filters, [Question.id])
-    bounds = ids_stmt.subquery()
+    cap = max(count, EXACT_SAMPLE_LIMIT)
+    # One statement, three independent scalar subqueries, so that each can use an index:
+    # min and max stop at the first entry of the id-ordered index, and the count stops
+    # at cap + 1 rows -- enough to choose the method, without counting a whole table.
     low, high, total = db.session.execute(
-        select(func.min(bounds.c.id), func.max(bounds.c.id), func.count())
+        select(
+            _filtered(filters, [func.min(Question.id)])[0].scalar_subquery(),
+            _filtered(filters, [func.max(Question.id)])[0].scalar_subquery(),
+            select(func.count()).select_from(ids_stmt.limit(cap + 1).subquery()).scalar_subquery(),
+        )
     ).one()
     if not total:
         return []
-    if total <= max(count, EXACT_SAMPLE_LIMIT):
+    if total <= cap:
         all_ids = list(db.session.scalars(ids_stmt))
         chosen = _rng.sample(all_ids, min(count, len(all_ids)))
     else:

@@ -10,13 +10,22 @@ from api.models import Question, QuestionTag, QuestionTopic, Tag, Topic
 from api.models.bank import DIFFICULTIES
 
 
+def _topic_question_count():
+    """Questions in the topic of the enclosing row: an index-only count per listed topic."""
+    return (
+        select(func.count())
+        .where(QuestionTopic.topic_id == Topic.id)
+        .correlate(Topic)
+        .scalar_subquery()
+        .label("question_count")
+    )
+
+
 def list_topics(*, page: int, per_page: int) -> tuple[list[tuple[Topic, int]], int]:
+    """One page of topics by slug; counts only the links of the topics on the page."""
     total = db.session.scalar(select(func.count(Topic.id)))
-    count = func.count(QuestionTopic.question_id)
     rows = db.session.execute(
-        select(Topic, count)
-        .outerjoin(QuestionTopic, QuestionTopic.topic_id == Topic.id)
-        .group_by(Topic.id)
+        select(Topic, _topic_question_count())
         .order_by(Topic.slug)
         .limit(per_page)
         .offset((page - 1) * per_page)
@@ -44,8 +53,15 @@ TAG_SORTS = {"slug", "-slug", "question_count", "-question_count"}
 
 
 def list_tags(*, sort: str, page: int, per_page: int) -> tuple[list[tuple[Tag, int]], int]:
+    """One page of tags; sorted by slug only the tags on the page have their links counted."""
     total = db.session.scalar(select(func.count(Tag.id)))
-    count = func.count(QuestionTag.question_id).label("question_count")
+    count = (
+        select(func.count())
+        .where(QuestionTag.tag_id == Tag.id)
+        .correlate(Tag)
+        .scalar_subquery()
+        .label("question_count")
+    )
     order = {
         "slug": [Tag.slug],
         "-slug": [Tag.slug.desc()],
@@ -53,11 +69,6 @@ def list_tags(*, sort: str, page: int, per_page: int) -> tuple[list[tuple[Tag, i
         "-question_count": [count.desc(), Tag.slug],
     }[sort]
     rows = db.session.execute(
-        select(Tag, count)
-        .outerjoin(QuestionTag, QuestionTag.tag_id == Tag.id)
-        .group_by(Tag.id)
-        .order_by(*order)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        select(Tag, count).order_by(*order).limit(per_page).offset((page - 1) * per_page)
     ).all()
     return [(tag, n) for tag, n in rows], int(total or 0)

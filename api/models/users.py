@@ -1,0 +1,97 @@
+"""Accounts: users and the database revocation list of logged-out sessions."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, func
+from sqlalchemy.orm import Mapped, mapped_column, validates
+
+from api.extensions import db
+from api.models.bank import Timestamped
+from api.models.types import UTCDateTime, utcnow
+
+ROLES = ("learner", "editor", "admin")
+EMAIL_MAX = 254
+DISPLAY_NAME_MAX = 80
+TIMEZONE_MAX = 64
+# An IANA key is slash-separated names; this keeps paths like "../x" away from zoneinfo.
+_TZ_KEY = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
+
+
+def normalise_email(value: str) -> str:
+    """One spelling per address, so uniqueness holds: stripped, NFKC, lowercase."""
+    return unicodedata.normalize("NFKC", value.strip()).lower()
+
+
+@lru_cache(maxsize=1024)
+def is_timezone(name: str) -> bool:
+    """True for an IANA time zone name that zoneinfo can load."""
+    if len(name) > TIMEZONE_MAX or not _TZ_KEY.fullmatch(name):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+class User(Timestamped, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True, nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    role: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="learner", server_default="learner"
+    )
+    display_name: Mapped[str] = mapped_column(
+        String(DISPLAY_NAME_MAX), nullable=False, default="", server_default=""
+    )
+    timezone: Mapped[str] = mapped_column(
+        String(TIMEZONE_MAX), nullable=False, default="UTC", server_default="UTC"
+    )
+
+    __table_args__ = (
+        CheckConstraint("role IN ('learner', 'editor', 'admin')", name="role_allowed"),
+        Index("ix_users_role_id", "role", "id"),
+    )
+
+    @validates("email")
+    def _normalise_email(self, _key: str, value: str) -> str:
+        return normalise_email(value)
+
+    @validates("role")
+    def _check_role(self, _key: str, value: str) -> str:
+        if value not in ROLES:
+            raise ValueError(f"unknown role {value!r}")
+        return value
+
+    @validates("timezone")
+    def _check_timezone(self, _key: str, value: str) -> str:
+        if not is_timezone(value):
+            raise ValueError(f"unknown time zone {value!r}")
+        return value
+
+    def __repr__(self) -> str:  # never the hash, even in a debugger or a log line
+        return f"<User {self.id} {self.role}>"
+
+
+class RevokedSession(db.Model):
+    """A logged-out session: every token carrying this `sid` is refused until it expires."""
+
+    __tablename__ = "revoked_sessions"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    revoked_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=func.now(), nullable=False
+    )
+    # When the session's last token would have expired anyway: rows past it can be purged.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)

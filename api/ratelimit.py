@@ -1,0 +1,196 @@
+"""Rate limits: Flask-Limiter with per-app storage, keys and limits read from config.
+
+Which limits (values are config keys, see config.py; tests lower them):
+
+- failed logins per client address (``RATELIMIT_LOGIN_FAILURES_PER_ADDRESS``) and per
+  account email (``RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT``): only 401 answers are counted,
+  so a successful login costs nothing;
+- registrations per client address (``RATELIMIT_REGISTRATIONS_PER_ADDRESS``);
+- every write (POST, PUT, PATCH, DELETE) per signed-in user, else per client address
+  (``RATELIMIT_WRITES``), one budget across all endpoints.
+
+A breach is a 429 problem+json (errors.py handles it as any HTTPException) carrying
+``Retry-After`` and the ``X-RateLimit-*`` headers, which every limited response carries.
+
+Storage is ``REDIS_URL`` when set, so every worker and container shares the counts, and
+``memory://`` otherwise (per process: right for a laptop).
+
+When Redis is down, rate limiting fails open. The limiter logs the warning "Rate limit
+storage unreachable - falling back to in-memory storage" and goes on counting the same
+limits in process memory, so requests are still served and still limited, per worker
+instead of across workers; it pings Redis again with a growing back-off and switches back
+when it answers. Token revocation makes the opposite choice and fails closed
+(api/services/revocation.py): a request whose token cannot be checked is a 503, because
+accepting a logged-out token is a breach, while a few extra attempts per worker for the
+length of an outage is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from flask import Flask, current_app, has_app_context, request
+from flask.wrappers import Response
+from flask_jwt_extended import decode_token
+from flask_limiter import ApplicationLimit, Limiter
+
+STATE_KEY = "qbank.limiter"
+WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
+
+
+class _PerApp:
+    """An attribute Flask-Limiter keeps on the extension object, kept per app instead."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            return obj._state()[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj._state()[self.name] = value
+
+
+class AppLimiter(Limiter):
+    """A Limiter whose storage belongs to the app it serves, not to the extension object.
+
+    Flask-Limiter keeps its storage on the extension instance, so with one module-level
+    instance (extensions are created without an app) the last ``init_app`` would decide the
+    storage of every app in the process: a test suite's memory and Redis apps would share
+    counters. Here the storage, its strategy and the "storage is down" flag live in
+    ``app.extensions`` and are looked up through the current app. Everything else is fixed
+    in the constructor, so no app's config overrides another's; the limit values are read
+    from the current app's config at request time.
+    """
+
+    enabled = _PerApp()
+    _storage = _PerApp()
+    _storage_options = _PerApp()
+    _limiter = _PerApp()
+    _storage_dead = _PerApp()
+    _fallback_storage = _PerApp()
+    _fallback_limiter = _PerApp()
+
+    def _state(self) -> dict[str, Any]:
+        staging = self.__dict__.get("_staging")
+        if staging is not None:
+            return staging
+        if has_app_context():
+            state = current_app.extensions.get(STATE_KEY)
+            if state is not None:
+                return state
+        return self.__dict__.setdefault("_unbound", {})
+
+    def init_app(self, app: Flask) -> None:
+        app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+        if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://", "unix://")):
+            # Fail over quickly rather than hold a worker while Redis does not answer.
+            app.config.setdefault(
+                "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
+            )
+        unbound = self.__dict__.setdefault("_unbound", {})
+        self._staging = {
+            **unbound,
+            "_storage_options": dict(unbound.get("_storage_options") or {}),
+            "_storage_dead": False,
+        }
+        # Registered before the limiter's own hook, so it runs after it (Flask runs
+        # after_request hooks in reverse): Retry-After means something on a 429 or 503 only.
+        app.after_request(_retry_after_only_when_refused)
+        try:
+            super().init_app(app)
+            app.extensions[STATE_KEY] = self._staging
+        finally:
+            self._staging = None
+
+
+def _retry_after_only_when_refused(response: Response) -> Response:
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
+def client_address() -> str:
+    """The peer address (behind a proxy, configure ProxyFix so that this is the client)."""
+    return request.remote_addr or "unknown"
+
+
+def user_or_address() -> str:
+    """Writes are budgeted per signed-in user, else per client address.
+
+    Only a token with a valid signature names a user; anything else counts against the
+    address, so made-up identities cannot spread one client over many budgets.
+    """
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme == "Bearer" and token.strip():
+        try:
+            claims = decode_token(token.strip())
+        except Exception:  # the resource answers 401 for it; here it only picks a bucket
+            pass
+        else:
+            return f"user:{claims['sub']}"
+    return f"addr:{client_address()}"
+
+
+def account_key() -> str:
+    """The login's account, hashed: email addresses are not written to the counter store."""
+    from api.models.users import normalise_email  # here: extensions.py imports this module
+
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    if not isinstance(email, str):
+        return "account:none"
+    # surrogatepass: a key function must never raise, whatever JSON escapes the body holds.
+    normalised = normalise_email(email).encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(normalised).hexdigest()[:32]
+    return f"account:{digest}"
+
+
+def failed(response: Response) -> bool:
+    """Count only the attempts that failed to authenticate."""
+    return response.status_code == 401
+
+
+def login_failures_per_address() -> str:
+    return current_app.config["RATELIMIT_LOGIN_FAILURES_PER_ADDRESS"]
+
+
+def login_failures_per_account() -> str:
+    return current_app.config["RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT"]
+
+
+def registrations_per_address() -> str:
+    return current_app.config["RATELIMIT_REGISTRATIONS_PER_ADDRESS"]
+
+
+def writes() -> str:
+    return current_app.config["RATELIMIT_WRITES"]
+
+
+def make_limiter() -> AppLimiter:
+    return AppLimiter(
+        key_func=client_address,
+        application_limits=[
+            ApplicationLimit(
+                limit_provider=writes,
+                key_function=user_or_address,
+                methods=WRITE_METHODS,
+                scope="writes",
+                error_message="Too many writes; slow down and retry after Retry-After seconds.",
+            )
+        ],
+        headers_enabled=True,
+        retry_after="delta-seconds",
+        strategy="fixed-window",
+        in_memory_fallback_enabled=True,
+        # A storage failure outside the fallback path (a deduction after the response) is
+        # logged, never turned into a 500.
+        swallow_errors=True,
+        key_prefix="qbank",
+    )

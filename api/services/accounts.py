@@ -1,0 +1,218 @@
+"""Accounts: registration, credentials, sessions (tokens), profiles and roles.
+
+Passwords are hashed with argon2id (argon2-cffi). A hash whose parameters differ from the
+configured ones is replaced at the next successful login, the only moment the plain
+password is at hand. Hashes never leave this module's callers: no schema dumps them and
+the model's repr leaves them out.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import current_app
+from flask_jwt_extended import create_access_token, create_refresh_token
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from api.errors import Conflict, InvalidBody, NotFound, Unauthorized
+from api.extensions import db
+from api.models.types import utcnow
+from api.models.users import ROLES, User, normalise_email
+from api.services import revocation
+
+PASSWORD_MIN = 12
+PASSWORD_MAX = 256
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+BAD_CREDENTIALS = "The email or password is incorrect."
+CHALLENGE = 'Bearer realm="qbank"'
+
+
+@lru_cache(maxsize=8)
+def _hasher_for(params: tuple[tuple[str, Any], ...]) -> PasswordHasher:
+    return PasswordHasher(**dict(params))
+
+
+def hasher() -> PasswordHasher:
+    params = current_app.config.get("PASSWORD_HASH_PARAMS") or {}
+    return _hasher_for(tuple(sorted(params.items())))
+
+
+@lru_cache(maxsize=8)
+def _dummy_hash(hasher_: PasswordHasher) -> str:
+    return hasher_.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return hasher().hash(password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return hasher().verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _credentials_error() -> Unauthorized:
+    return Unauthorized(BAD_CREDENTIALS, headers={"WWW-Authenticate": CHALLENGE})
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def create_user(
+    *, email: str, password: str, display_name: str = "", role: str = "learner"
+) -> User:
+    """A new account; 409 when the (normalised) email is taken."""
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        display_name=display_name,
+        role=role,
+    )
+    if find_by_email(user.email) is not None:
+        raise Conflict("An account with this email already exists.")
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # a concurrent registration of the same email
+        db.session.rollback()
+        raise Conflict("An account with this email already exists.") from exc
+    return user
+
+
+def authenticate(*, email: str, password: str) -> User:
+    """The user these credentials name, or a 401 that says no more than "incorrect".
+
+    An unknown email still costs one hash verification, so the answer takes as long as
+    for a wrong password and response times do not reveal which emails have accounts.
+    """
+    user = find_by_email(email)
+    if user is None:
+        _verify(_dummy_hash(hasher()), password)
+        raise _credentials_error()
+    if not _verify(user.password_hash, password):
+        raise _credentials_error()
+    if hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.session.commit()
+    return user
+
+
+@dataclass(frozen=True)
+class Session:
+    access_token: str
+    refresh_token: str | None
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+def _access_token(user: User, sid: str) -> str:
+    return create_access_token(
+        identity=str(user.id), additional_claims={"role": user.role, "sid": sid}
+    )
+
+
+def _access_seconds() -> int:
+    return int(current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds())
+
+
+def open_session(*, user: User) -> Session:
+    """Access and refresh tokens sharing a new session id (`sid`)."""
+    sid = secrets.token_urlsafe(18)
+    refresh = create_refresh_token(
+        identity=str(user.id), additional_claims={"role": user.role, "sid": sid}
+    )
+    return Session(_access_token(user, sid), refresh, _access_seconds())
+
+
+def refresh_session(*, user: User, sid: str) -> Session:
+    """A new access token in the same session; the role claim is the current one."""
+    return Session(_access_token(user, sid), None, _access_seconds())
+
+
+def close_session(*, user: User, sid: str) -> None:
+    """Revoke the session: every token carrying `sid` is refused from now on.
+
+    The entry is kept for a full refresh lifetime from now, which outlasts any token
+    issued for this session before now.
+    """
+    expires_at = utcnow() + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    revocation.revoke(sid=sid, user_id=user.id, expires_at=expires_at)
+
+
+def update_profile(*, user: User, changes: dict[str, Any]) -> User:
+    """Display name, time zone, and the password (which needs the current one)."""
+    if "password" in changes:
+        if not _verify(user.password_hash, changes["current_password"]):
+            raise InvalidBody(
+                "The current password is incorrect.",
+                errors={"current_password": ["Incorrect password."]},
+            )
+        user.password_hash = hash_password(changes["password"])
+    for key in ("display_name", "timezone"):
+        if key in changes:
+            setattr(user, key, changes[key])
+    db.session.commit()
+    return user
+
+
+def list_users(*, role: str | None, page: int, per_page: int) -> tuple[list[User], int]:
+    query = select(User)
+    count = select(func.count(User.id))
+    if role:
+        query = query.where(User.role == role)
+        count = count.where(User.role == role)
+    total = db.session.scalar(count) or 0
+    users = db.session.scalars(
+        query.order_by(User.id).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return list(users), int(total)
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id) if 0 < user_id < 2**31 else None
+    if user is None:
+        raise NotFound(f"There is no user {user_id}.")
+    return user
+
+
+def set_role(*, user_id: int, role: str) -> User:
+    """Change a role; 409 rather than leave the bank without an admin.
+
+    The admins are locked (PostgreSQL) while counting, so two admins demoting each other
+    at once cannot both succeed; SQLite serialises writers anyway.
+    """
+    user = get_user(user_id)
+    if user.role == "admin" and role != "admin":
+        admins = db.session.scalars(
+            select(User.id).where(User.role == "admin").with_for_update()
+        ).all()
+        if len(admins) <= 1:
+            db.session.rollback()
+            raise Conflict("This is the last admin; promote another user first.")
+    user.role = role
+    db.session.commit()
+    return user
+
+
+def create_or_promote_admin(*, email: str, password: str | None) -> tuple[User, bool]:
+    """For the CLI: make `email` an admin, creating the account when it does not exist.
+
+    Returns the user and whether it was created. An existing account keeps its password.
+    """
+    user = find_by_email(email)
+    if user is None:
+        if password is None:
+            raise ValueError("a password is needed to create a new account")
+        return create_user(email=email, password=password, role="admin"), True
+    user.role = "admin"
+    db.session.commit()
+    return user, False

@@ -1,0 +1,113 @@
+"""Where logged-out sessions are remembered: the database by default, Redis when configured.
+
+A login opens a session: its access and refresh tokens share one `sid` claim. Logging out
+revokes the sid, so both tokens die at once. An entry only has to outlive the session's
+last token, so each is kept until `expires_at` (a Redis TTL; a purge of old rows).
+
+Failure policy: revocation checks fail closed. If the store cannot answer, the request is
+refused with a 503 problem (Retry-After) rather than accepting a token that may have been
+logged out. (Rate limiting makes the opposite choice; see api/ratelimit.py.)
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Protocol
+
+from flask import Flask, current_app
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from api.errors import ServiceUnavailable
+from api.extensions import db
+from api.models.types import utcnow
+from api.models.users import RevokedSession
+
+EXTENSION_KEY = "qbank.revocation"
+log = logging.getLogger("api.revocation")
+
+
+class RevocationUnavailable(ServiceUnavailable):
+    slug = "revocation-store-unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Sessions cannot be checked right now; retry shortly.", headers={"Retry-After": "5"}
+        )
+
+
+class RevocationStore(Protocol):
+    def revoke(self, *, sid: str, user_id: int, expires_at: datetime) -> None: ...
+
+    def is_revoked(self, *, sid: str) -> bool: ...
+
+
+class DatabaseStore:
+    """The `revoked_sessions` table; expired rows are purged whenever a session is revoked."""
+
+    def revoke(self, *, sid: str, user_id: int, expires_at: datetime) -> None:
+        try:
+            db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < utcnow()))
+            if db.session.get(RevokedSession, sid) is None:
+                db.session.add(RevokedSession(sid=sid, user_id=user_id, expires_at=expires_at))
+            db.session.commit()
+        except IntegrityError:  # a concurrent logout of the same session got there first
+            db.session.rollback()
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            log.error("revocation list not writable: %s", exc.__class__.__name__)
+            raise RevocationUnavailable() from exc
+
+    def is_revoked(self, *, sid: str) -> bool:
+        try:
+            found = db.session.scalar(select(RevokedSession.sid).where(RevokedSession.sid == sid))
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            log.error("revocation list not readable: %s", exc.__class__.__name__)
+            raise RevocationUnavailable() from exc
+        return found is not None
+
+
+class RedisStore:
+    """One key per revoked session, expiring with the session: shared by every worker."""
+
+    prefix = "qbank:revoked:"
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._errors = redis.RedisError
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+    def revoke(self, *, sid: str, user_id: int, expires_at: datetime) -> None:
+        seconds = max(1, int((expires_at - utcnow()).total_seconds()) + 1)
+        try:
+            self.client.set(self.prefix + sid, str(user_id), ex=seconds)
+        except self._errors as exc:
+            log.error("Redis revocation list not writable: %s", exc.__class__.__name__)
+            raise RevocationUnavailable() from exc
+
+    def is_revoked(self, *, sid: str) -> bool:
+        try:
+            return bool(self.client.exists(self.prefix + sid))
+        except self._errors as exc:
+            log.error("Redis revocation list not readable: %s", exc.__class__.__name__)
+            raise RevocationUnavailable() from exc
+
+
+def init_app(app: Flask) -> None:
+    url = app.config.get("REDIS_URL")
+    app.extensions[EXTENSION_KEY] = RedisStore(url) if url else DatabaseStore()
+
+
+def store() -> RevocationStore:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def revoke(*, sid: str, user_id: int, expires_at: datetime) -> None:
+    store().revoke(sid=sid, user_id=user_id, expires_at=expires_at)
+
+
+def is_revoked(*, sid: str) -> bool:
+    return store().is_revoked(sid=sid)
