@@ -42,6 +42,7 @@ class Config:
     # Compact and the same in debug mode: ETags hash these bytes (resources/common.py).
     RESTFUL_JSON = {"indent": None, "ensure_ascii": False}
     MAX_CONTENT_LENGTH = 1024 * 1024
+    IMPORT_MAX_BYTES = 8 * 1024 * 1024
     PER_PAGE_DEFAULT = 20
     PER_PAGE_MAX = 100
     RANDOM_COUNT_MAX = 50

@@ -2,7 +2,13 @@
 
 from api.resources.auth import Login, Logout, Refresh, Register
 from api.resources.ops import Docs, DocsAsset, Health, OpenApiSpec, Ready
-from api.resources.questions import QuestionItem, QuestionList, QuestionRandom
+from api.resources.questions import (
+    QuestionExport,
+    QuestionImport,
+    QuestionItem,
+    QuestionList,
+    QuestionRandom,
+)
 from api.resources.topics import TagList, TopicItem, TopicList
 from api.resources.users import Me, UserItem, UserList
 
@@ -15,6 +21,8 @@ def register_routes(api) -> None:
     api.add_resource(TagList, f"{V1}/tags")
     api.add_resource(QuestionList, f"{V1}/questions")
     api.add_resource(QuestionRandom, f"{V1}/questions/random")
+    api.add_resource(QuestionImport, f"{V1}/questions/import")
+    api.add_resource(QuestionExport, f"{V1}/questions/export")
     api.add_resource(QuestionItem, f"{V1}/questions/<int:question_id>")
     api.add_resource(Register, f"{V1}/auth/register")
     api.add_resource(Login, f"{V1}/auth/login")

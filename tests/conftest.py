@@ -66,13 +66,19 @@ def build_app(database_url: str, **overrides):
     return app
 
 
+def seed_bank_into(app) -> None:
+    with app.app_context():
+        seed_bank(bank=read_bank_file(DEFAULT_BANK))
+        db.session.remove()
+
+
 @pytest.fixture(scope="session")
 def seeded_url(backend, database_factory) -> str:
     """A database holding the curated bank, shared by read-only tests."""
     url = database_factory(backend, "qbank_seeded")
     app = build_app(url)
+    seed_bank_into(app)
     with app.app_context():
-        seed_bank(bank=read_bank_file(DEFAULT_BANK))
         db.engine.dispose()
     return url
 

@@ -165,10 +165,14 @@ def test_register_taken_email_is_409(client):
         ({"email": "a@example.com", "password": "short"}, {"password"}),
         ({"email": "a@example.com", "password": "x" * 257}, {"password"}),
         ({"password": DEFAULT_PASSWORD}, {"email"}),
-        ({"email": "a@example.com", "password": DEFAULT_PASSWORD, "display_name": "x" * 81},
-         {"display_name"}),
-        ({"email": "a@example.com", "password": DEFAULT_PASSWORD, "display_name": "a\x00b"},
-         {"display_name"}),
+        (
+            {"email": "a@example.com", "password": DEFAULT_PASSWORD, "display_name": "x" * 81},
+            {"display_name"},
+        ),
+        (
+            {"email": "a@example.com", "password": DEFAULT_PASSWORD, "display_name": "a\x00b"},
+            {"display_name"},
+        ),
         ({"email": "a@example.com", "password": DEFAULT_PASSWORD, "role": "admin"}, {"role"}),
         ({"email": "a@example.com", "password": DEFAULT_PASSWORD, "id": 1}, {"id"}),
         ({"email": 5, "password": ["x"]}, {"email", "password"}),
@@ -190,9 +194,7 @@ def test_register_role_in_body_creates_nothing(client, test_app):
 
 def test_register_body_must_be_a_json_object(client):
     assert_problem(client.post("/api/v1/auth/register", json=[1, 2]), 422)
-    response = client.post(
-        "/api/v1/auth/register", data="{nope", content_type="application/json"
-    )
+    response = client.post("/api/v1/auth/register", data="{nope", content_type="application/json")
     assert_problem(response, 400)
     response = client.post("/api/v1/auth/register", data="email=a", content_type="text/plain")
     assert_problem(response, 415)
@@ -201,13 +203,21 @@ def test_register_body_must_be_a_json_object(client):
 @pytest.mark.parametrize(
     "path, raw, field",
     [
-        ("/api/v1/auth/register", r'{"email": "s@example.com", "password": "\ud800abcdefghijkl"}',
-         "password"),
-        ("/api/v1/auth/register",
-         r'{"email": "s@example.com", "password": "abcdefghijklm", "display_name": "\udc00"}',
-         "display_name"),
-        ("/api/v1/auth/login", r'{"email": "\ud800@example.com", "password": "abcdefghijklm"}',
-         "email"),
+        (
+            "/api/v1/auth/register",
+            r'{"email": "s@example.com", "password": "\ud800abcdefghijkl"}',
+            "password",
+        ),
+        (
+            "/api/v1/auth/register",
+            r'{"email": "s@example.com", "password": "abcdefghijklm", "display_name": "\udc00"}',
+            "display_name",
+        ),
+        (
+            "/api/v1/auth/login",
+            r'{"email": "\ud800@example.com", "password": "abcdefghijklm"}',
+            "email",
+        ),
         ("/api/v1/auth/login", r'{"email": "s@example.com", "password": "\ud800"}', "password"),
     ],
 )
@@ -425,7 +435,9 @@ def _token_cases(app) -> dict[str, tuple[str, str, dict]]:
     now = datetime.now(UTC)
     expired = forge(
         valid_payload(
-            user_sub, iat=now - timedelta(hours=1), nbf=now - timedelta(hours=1),
+            user_sub,
+            iat=now - timedelta(hours=1),
+            nbf=now - timedelta(hours=1),
             exp=now - timedelta(minutes=1),
         )
     )
@@ -515,9 +527,12 @@ def test_deleted_users_token_is_401(any_app):
         db.session.commit()
     body = assert_problem(client.get("/api/v1/me", headers=bearer(tokens["access_token"])), 401)
     assert body["detail"] == "The token's account no longer exists."
-    assert 'error="invalid_token"' in client.get(
-        "/api/v1/me", headers=bearer(tokens["access_token"])
-    ).headers["WWW-Authenticate"]
+    assert (
+        'error="invalid_token"'
+        in client.get("/api/v1/me", headers=bearer(tokens["access_token"])).headers[
+            "WWW-Authenticate"
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- roles

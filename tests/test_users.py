@@ -142,9 +142,7 @@ def test_admin_changes_a_role(users_app, auth_headers):
 def test_bad_role_change_is_422(users_app, auth_headers, payload, field):
     admin = auth_headers("admin", app=users_app)
     target = user_id(users_app, auth_headers("learner", app=users_app))
-    response = users_app.test_client().patch(
-        f"/api/v1/users/{target}", headers=admin, json=payload
-    )
+    response = users_app.test_client().patch(f"/api/v1/users/{target}", headers=admin, json=payload)
     assert field in assert_problem(response, 422)["errors"]
 
 
@@ -194,9 +192,7 @@ def role_of(app, email: str) -> str | None:
 
 
 def test_create_admin_from_environment(users_app):
-    result = run_cli(
-        users_app, "Root@Example.com", env={"QBANK_ADMIN_PASSWORD": DEFAULT_PASSWORD}
-    )
+    result = run_cli(users_app, "Root@Example.com", env={"QBANK_ADMIN_PASSWORD": DEFAULT_PASSWORD})
     assert result.exit_code == 0, result.output
     assert "created admin root@example.com" in result.output
     assert DEFAULT_PASSWORD not in result.output

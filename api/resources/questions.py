@@ -1,13 +1,24 @@
-"""Question resources: the list, one question, random draws."""
+"""Question resources: the list, one question, random draws, editors' writes, import, export."""
 
 from __future__ import annotations
 
+from flask import Response, current_app, request, url_for
 from flask_restful import Resource
+from marshmallow import ValidationError
 
-from api.errors import NotFound
-from api.resources.common import paged
-from api.schemas.common import parse_args
+from api.auth import role_required
+from api.errors import InvalidBody, NotFound, flatten_messages
+from api.resources.common import paged, require_if_match, with_etag
+from api.schemas.bank import (
+    bank_file_schema,
+    import_args,
+    question_in_schema,
+    question_patch_schema,
+    questions_in_schema,
+)
+from api.schemas.common import parse_args, parse_body, read_json
 from api.schemas.questions import (
+    export_args,
     question_item_args,
     question_list_args,
     question_schema,
@@ -16,7 +27,9 @@ from api.schemas.questions import (
     questions_with_answers_schema,
     random_args,
 )
+from api.services import editorial, transfer
 from api.services import questions as service
+from api.services.textparse import ParseError
 
 FILTER_KEYS = ("topic", "tag", "difficulty", "type", "updated_since", "exclude", "q")
 # Ids are 32-bit: a larger one names no question (and would overflow the database driver).
@@ -33,6 +46,21 @@ def _filters(args: dict) -> service.QuestionFilters:
         exclude=args["exclude"],
         q=args["q"],
     )
+
+
+def _get(question_id: int):
+    if question_id > MAX_ID:
+        raise NotFound(f"There is no question {question_id}.")
+    return service.get_question(question_id)
+
+
+def _written(question, status: int = 200):
+    headers = {"Location": url_for("questionitem", question_id=question.id)}
+    return with_etag(question_with_answer_schema.dump(question), status, headers)
+
+
+def _require_current(question) -> None:
+    require_if_match(question_schema.dump(question), question_with_answer_schema.dump(question))
 
 
 def _many(args: dict):
@@ -53,6 +81,12 @@ class QuestionList(Resource):
             _many(args).dump(items), page=args["page"], per_page=args["per_page"], total=total
         )
 
+    @role_required("editor")
+    def post(self):
+        """Create a question (editors)."""
+        data = parse_body(question_in_schema)
+        return _written(editorial.create_question(data=data), 201)
+
 
 class QuestionRandom(Resource):
     def get(self):
@@ -66,8 +100,116 @@ class QuestionItem(Resource):
     def get(self, question_id: int):
         """Read one question; its answer only with include=answer."""
         args = parse_args(question_item_args)
-        if question_id > MAX_ID:
-            raise NotFound(f"There is no question {question_id}.")
-        question = service.get_question(question_id)
+        question = _get(question_id)
         schema = question_with_answer_schema if "answer" in args["include"] else question_schema
         return schema.dump(question)
+
+    @role_required("editor")
+    def patch(self, question_id: int):
+        """Change a question (editors; If-Match required)."""
+        question = _get(question_id)
+        _require_current(question)
+        changes = parse_body(question_patch_schema)
+        merged = {**editorial.editable_fields(question), **changes}
+        try:
+            data = question_in_schema.load(merged)
+        except ValidationError as exc:
+            raise InvalidBody(
+                "Fix the fields named in `errors`.",
+                errors=flatten_messages(exc.normalized_messages()),
+            ) from exc
+        return _written(editorial.update_question(question=question, data=data))
+
+    @role_required("editor")
+    def delete(self, question_id: int):
+        """Delete a question (editors; If-Match required)."""
+        question = _get(question_id)
+        _require_current(question)
+        editorial.delete_question(question=question)
+        return Response(status=204)
+
+
+class QuestionImport(Resource):
+    @role_required("editor")
+    def post(self):
+        """Import questions from JSON or plain text, all or nothing (editors)."""
+        args = parse_args(import_args)
+        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
+        if request.mimetype == "text/plain":
+            text = request.get_data(as_text=True)
+            try:
+                questions = questions_in_schema.load(
+                    transfer.text_to_questions(text=text, document=args["document"])
+                )
+            except ParseError as exc:
+                raise InvalidBody(str(exc), errors={"body": [str(exc)]}) from exc
+            bank = {"topics": [], "questions": questions}
+        else:
+            bank = _json_bank()
+        report = transfer.import_bank(bank=bank, dry_run=args["dry_run"])
+        return {
+            "dry_run": args["dry_run"],
+            **report.as_dict(),
+            "items": {
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+            },
+            "near_duplicates": report.near_duplicates,
+        }
+
+
+def _json_bank() -> dict:
+    """A JSON array of questions, or a bank object with topics (what export writes)."""
+    payload = read_json()
+    try:
+        if isinstance(payload, list):
+            bank = {"topics": [], "questions": questions_in_schema.load(payload)}
+        elif isinstance(payload, dict):
+            bank = bank_file_schema.load(payload)
+        else:
+            raise InvalidBody(
+                "Send a JSON array of questions or a bank object.",
+                errors={"_schema": ["Expected an array or an object."]},
+            )
+    except ValidationError as exc:
+        raise InvalidBody(
+            "Nothing was imported: fix the items named in `errors`.",
+            errors=flatten_messages(exc.normalized_messages()),
+        ) from exc
+    slugs = [q["slug"] for q in bank["questions"] if q.get("slug")]
+    if len(slugs) != len(set(slugs)):
+        twice = sorted({s for s in slugs if slugs.count(s) > 1})
+        raise InvalidBody(
+            "Nothing was imported: a slug appears more than once.",
+            errors={"slug": [f"'{s}' appears more than once." for s in twice]},
+        )
+    return bank
+
+
+EXPORT_TYPES = {
+    "json": ("application/json", "json"),
+    "csv": ("text/csv", "csv"),
+    "markdown": ("text/markdown", "md"),
+}
+
+
+class QuestionExport(Resource):
+    @role_required("editor")
+    def get(self):
+        """Export the matching questions as JSON (the bank format), CSV or Markdown."""
+        args = parse_args(export_args)
+        args["include"] = []
+        questions, topics = transfer.export_questions(filters=_filters(args))
+        kind = args["format"]
+        if kind == "json":
+            body = transfer.to_json(questions, topics)
+        elif kind == "csv":
+            body = transfer.to_csv(questions)
+        else:
+            body = transfer.to_markdown(questions)
+        mimetype, suffix = EXPORT_TYPES[kind]
+        response = Response(body, mimetype=mimetype)
+        response.headers["Content-Disposition"] = f'attachment; filename="questions.{suffix}"'
+        response.headers["X-Total-Count"] = str(len(questions))
+        return response

@@ -92,3 +92,14 @@ class BankFile(Schema):
 bank_file_schema = BankFile()
 question_in_schema = QuestionIn()
 topic_in_schema = TopicIn()
+
+
+class ImportArgs(Schema):
+    dry_run = fields.Boolean(load_default=False)
+    document = SafeString(load_default="import", validate=validate.Length(min=1, max=200))
+
+
+question_patch_schema = QuestionIn(partial=True)
+questions_in_schema = QuestionIn(many=True)
+topic_patch_schema = TopicIn(partial=True)
+import_args = ImportArgs()

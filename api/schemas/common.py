@@ -25,12 +25,14 @@ class SafeString(fields.String):
 
 
 class Slug(SafeString):
+    """A lowercase kebab-case slug; any `validate` given is checked as well, not instead."""
+
+    SHAPE = validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="Must be a lowercase slug.")
+
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault(
-            "validate",
-            validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="Must be a lowercase slug."),
-        )
-        super().__init__(**kwargs)
+        extra = kwargs.pop("validate", None)
+        extra = [extra] if callable(extra) else list(extra or [])
+        super().__init__(validate=[self.SHAPE, *extra], **kwargs)
 
 
 class QueryInteger(fields.Integer):
@@ -92,25 +94,31 @@ def parse_args(schema: Schema) -> dict[str, Any]:
     return args
 
 
-def parse_body(schema: Schema) -> dict[str, Any]:
-    """Validate a JSON object body with `schema`; a failure is a 422 naming each field.
-
-    Not JSON at all is a 415, unparsable JSON a 400, anything but an object a 422.
-    """
+def read_json() -> Any:
+    """The request's JSON value: not JSON at all is a 415, unparsable JSON a 400."""
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as application/json.")
     data = request.get_json(silent=True)
     if data is None:
         raise BadRequest("The body is not valid JSON.")
-    if not isinstance(data, dict):
-        raise InvalidBody(
-            "The body must be a JSON object.", errors={"_schema": ["Expected a JSON object."]}
-        )
     unencodable = _lone_surrogates(data)
     if unencodable:
         raise InvalidBody(
             "Fix the fields named in `errors`.",
             errors={path: ["Not valid Unicode (a lone surrogate escape)."] for path in unencodable},
+        )
+    return data
+
+
+def parse_body(schema: Schema) -> dict[str, Any]:
+    """Validate a JSON object body with `schema`; a failure is a 422 naming each field.
+
+    Not JSON at all is a 415, unparsable JSON a 400, anything but an object a 422.
+    """
+    data = read_json()
+    if not isinstance(data, dict):
+        raise InvalidBody(
+            "The body must be a JSON object.", errors={"_schema": ["Expected a JSON object."]}
         )
     try:
         return schema.load(data)

@@ -105,3 +105,12 @@ question_with_answer_schema = QuestionSchema()
 question_list_args = QuestionListArgs()
 random_args = RandomArgs()
 question_item_args = QuestionItemArgs()
+
+
+class ExportArgs(FilterArgs):
+    format = fields.String(
+        load_default="json", validate=validate.OneOf(["json", "csv", "markdown"])
+    )
+
+
+export_args = ExportArgs(exclude=("include",))

@@ -184,7 +184,9 @@ def seed_bank(
 class SimilarPrompts:
     """Fuzzy look-up of a prompt among the bank's prompts and alternate phrasings."""
 
-    THRESHOLD = 90.0
+    # token_sort_ratio: word order free, but extra words count (token_set_ratio would call
+    # "What is Flask?" a twin of every question that contains those words).
+    THRESHOLD = 80.0
 
     def __init__(self, rows: list[tuple[int, str, str]]) -> None:
         self.rows = rows
@@ -203,7 +205,7 @@ class SimilarPrompts:
         found = process.extractOne(
             prompt,
             self.texts,
-            scorer=fuzz.token_set_ratio,
+            scorer=fuzz.token_sort_ratio,
             processor=default_process,
             score_cutoff=self.THRESHOLD,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -176,3 +177,10 @@ def _sample_by_id_range(filters: QuestionFilters, low: int, high: int, count: in
                 chosen.append(question_id)
     _rng.shuffle(chosen)
     return chosen[:count]
+
+
+def filtered_questions(filters: QuestionFilters, *, batch: int = 1000) -> Iterator[Question]:
+    """Every matching question in id order, loaded in batches (exports)."""
+    stmt, _ = _filtered(filters, [Question])
+    stmt = _with_relations(stmt.order_by(Question.id)).execution_options(yield_per=batch)
+    yield from db.session.scalars(stmt)
