@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,22 @@ def build_app(database_url: str, **overrides):
         db.drop_all()
         db.create_all()
     return app
+
+
+@contextmanager
+def temporary_app(database_url: str, *, build: bool = False, **overrides) -> Iterator:
+    """An app for one test, its connections closed after (psycopg warns otherwise)."""
+    app = (
+        build_app(database_url, **overrides)
+        if build
+        else create_app(TestConfig(database_url, **overrides))
+    )
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def seed_bank_into(app) -> None:
