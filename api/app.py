@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, request
+from flask import Flask, Response, has_request_context, request
 from flask_restful import Api
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -137,3 +137,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # The driver's own implicit BEGIN is turned off: _sqlite_begin below chooses the kind.
+    dbapi_connection.isolation_level = None
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection) -> None:
+    """Write requests take SQLite's write lock up front (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads and then writes can fail with "database is
+    locked" when another worker committed in between (WAL snapshots cannot be
+    upgraded); taking the lock at BEGIN makes concurrent writers wait their turn
+    (busy_timeout) instead. Reads keep plain BEGIN and run alongside writers.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    writing = not has_request_context() or request.method not in ("GET", "HEAD", "OPTIONS")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")

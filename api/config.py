@@ -43,6 +43,8 @@ class Config:
     RESTFUL_JSON = {"indent": None, "ensure_ascii": False}
     MAX_CONTENT_LENGTH = 1024 * 1024
     IMPORT_MAX_BYTES = 8 * 1024 * 1024
+    # New questions the review queue offers per day, counted in the learner's time zone.
+    NEW_QUESTIONS_PER_DAY = 10
     PER_PAGE_DEFAULT = 20
     PER_PAGE_MAX = 100
     RANDOM_COUNT_MAX = 50

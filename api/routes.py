@@ -2,6 +2,18 @@
 
 from api.resources.auth import Login, Logout, Refresh, Register
 from api.resources.ops import Docs, DocsAsset, Health, OpenApiSpec, Ready
+from api.resources.practice import (
+    AttemptBatch,
+    AttemptItem,
+    AttemptList,
+    MyStats,
+    QuestionAttempts,
+    QuestionStats,
+    QuizFinish,
+    QuizItem,
+    QuizList,
+    Review,
+)
 from api.resources.questions import (
     QuestionExport,
     QuestionImport,
@@ -29,6 +41,16 @@ def register_routes(api) -> None:
     api.add_resource(Refresh, f"{V1}/auth/refresh")
     api.add_resource(Logout, f"{V1}/auth/logout")
     api.add_resource(Me, f"{V1}/me")
+    api.add_resource(MyStats, f"{V1}/me/stats")
+    api.add_resource(QuestionAttempts, f"{V1}/questions/<int:question_id>/attempts")
+    api.add_resource(QuestionStats, f"{V1}/questions/<int:question_id>/stats")
+    api.add_resource(AttemptList, f"{V1}/attempts")
+    api.add_resource(AttemptBatch, f"{V1}/attempts/batch")
+    api.add_resource(AttemptItem, f"{V1}/attempts/<int:attempt_id>")
+    api.add_resource(Review, f"{V1}/review")
+    api.add_resource(QuizList, f"{V1}/quizzes")
+    api.add_resource(QuizItem, f"{V1}/quizzes/<int:quiz_id>")
+    api.add_resource(QuizFinish, f"{V1}/quizzes/<int:quiz_id>/finish")
     api.add_resource(UserList, f"{V1}/users")
     api.add_resource(UserItem, f"{V1}/users/<int:user_id>")
 

@@ -135,7 +135,8 @@ class QueryCounter:
         self.statements: list[str] = []
 
     def _record(self, _conn, _cursor, statement, *_args) -> None:
-        self.statements.append(statement)
+        if not statement.lstrip().upper().startswith("BEGIN"):  # transaction control, not a query
+            self.statements.append(statement)
 
     def __enter__(self) -> QueryCounter:
         event.listen(self.engine, "before_cursor_execute", self._record)

@@ -55,8 +55,10 @@ class StatementCapture(QueryCounter):
         self.parameters: list[Any] = []
 
     def _record(self, conn, cursor, statement, parameters, *args) -> None:
+        before = len(self.statements)
         super()._record(conn, cursor, statement, parameters, *args)
-        self.parameters.append(parameters)
+        if len(self.statements) > before:
+            self.parameters.append(parameters)
 
     def calls(self) -> list[tuple[str, Any]]:
         return list(zip(self.statements, self.parameters, strict=True))

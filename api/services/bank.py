@@ -2,7 +2,8 @@
 
 Questions are matched by slug, so seeding is idempotent: a second run changes
 nothing, and a changed seed entry updates only the rows whose content changed
-(bumping their version and updated_at).
+(bumping their version and updated_at). A question written without a slug is a new
+one: it gets a slug made from its prompt, with a numeric suffix when that is taken.
 """
 
 from __future__ import annotations
@@ -125,7 +126,11 @@ def seed_bank(
 ) -> WriteReport:
     """Upsert the bank's topics and questions (matched by slug) in one transaction.
 
-    With `dry_run` everything is done and reported, then rolled back. With
+    A question without a slug is always created, under a slug made from its prompt that
+    neither the bank nor another question of `bank` has (as `POST /questions` does), so
+    it never overwrites a question that happens to read the same.
+
+    With `dry_run` everything is done, flushed and reported, then rolled back. With
     `flag_similar`, each question about to be created is compared with the prompts
     already in the bank and reported as a near-duplicate when it reads the same.
     """
@@ -142,18 +147,18 @@ def seed_bank(
                 topic_cache[topic.slug] = topic
             elif (topic.name, topic.description) != (data["name"], data["description"]):
                 topic.name, topic.description = data["name"], data["description"]
+        explicit = {d["slug"] for d in bank["questions"] if d.get("slug")}
         existing = {
             q.slug: q
-            for q in db.session.scalars(
-                select(Question).where(
-                    Question.slug.in_([d["slug"] for d in bank["questions"] if d.get("slug")])
-                )
-            )
+            for q in db.session.scalars(select(Question).where(Question.slug.in_(explicit)))
         }
+        taken: set[str] = set()
+        if any(not d.get("slug") for d in bank["questions"]):
+            taken = explicit | set(db.session.scalars(select(Question.slug)))
         # One flush at the end: autoflushes mid-way would each bump a row's version.
         db.session.autoflush = False
         for data in bank["questions"]:
-            slug = data.get("slug") or slugify(data["prompt"])
+            slug = data.get("slug") or _free_slug(slugify(data["prompt"]), taken)
             topics = resolve_topics(data["topics"], topic_cache)
             tags = resolve_tags(data["tags"], tag_cache)
             question = existing.get(slug)
@@ -170,6 +175,7 @@ def seed_bank(
             else:
                 report.unchanged.append(slug)
         if dry_run:
+            db.session.flush()  # what the database would refuse, a dry run refuses too
             db.session.rollback()
         else:
             db.session.commit()
@@ -179,6 +185,15 @@ def seed_bank(
     finally:
         db.session.autoflush = True
     return report
+
+
+def _free_slug(base: str, taken: set[str]) -> str:
+    """`base`, or `base-2`, `base-3`...: the first not in `taken`, which now holds it."""
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    taken.add(slug)
+    return slug
 
 
 class SimilarPrompts:

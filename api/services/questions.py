@@ -184,3 +184,9 @@ def filtered_questions(filters: QuestionFilters, *, batch: int = 1000) -> Iterat
     stmt, _ = _filtered(filters, [Question])
     stmt = _with_relations(stmt.order_by(Question.id)).execution_options(yield_per=batch)
     yield from db.session.scalars(stmt)
+
+
+def matching_ids(filters: QuestionFilters) -> Select:
+    """A SELECT of the ids of the questions matching `filters` (for subqueries)."""
+    stmt, _ = _filtered(filters, [Question.id])
+    return stmt

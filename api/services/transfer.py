@@ -9,7 +9,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from api.errors import Conflict
 from api.extensions import db
 from api.models import Topic
 from api.services.bank import WriteReport, seed_bank
@@ -35,8 +37,16 @@ CSV_COLUMNS = (
 
 
 def import_bank(*, bank: dict[str, Any], dry_run: bool) -> WriteReport:
-    """All or nothing: any invalid question, unknown topic or conflict changes nothing."""
-    return seed_bank(bank=bank, dry_run=dry_run, flag_similar=True)
+    """All or nothing: any invalid question, unknown topic or conflict changes nothing.
+
+    A conflict is a concurrent write that took a slug first: a 409, to retry.
+    """
+    try:
+        return seed_bank(bank=bank, dry_run=dry_run, flag_similar=True)
+    except IntegrityError as exc:  # seed_bank has rolled back
+        raise Conflict(
+            "Nothing was imported: another write took one of these slugs first; retry."
+        ) from exc
 
 
 def text_to_questions(*, text: str, document: str) -> list[dict[str, Any]]:

@@ -1,0 +1,243 @@
+"""Practice resources: attempts, the review queue, quizzes and progress."""
+
+from __future__ import annotations
+
+from flask import current_app, request, url_for
+from flask_restful import Resource
+
+from api.auth import current_user, role_required
+from api.errors import InvalidBody, NotFound
+from api.models.types import utcnow
+from api.resources.common import paged
+from api.schemas.common import parse_args, parse_body
+from api.schemas.practice import (
+    attempt_in_schema,
+    attempt_list_args,
+    attempt_schema,
+    attempts_schema,
+    batch_in_schema,
+    quiz_in_schema,
+    review_args,
+    review_items_schema,
+)
+from api.schemas.questions import questions_schema
+from api.services import practice, progress
+from api.services.idempotency import KEY_MAX, Outcome, request_fingerprint, run_once
+from api.services.questions import QuestionFilters
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= KEY_MAX or not key.isprintable() or not key.isascii():
+        raise InvalidBody(
+            "Idempotency-Key is 1 to 255 printable ASCII characters.",
+            errors={"Idempotency-Key": ["Invalid key."]},
+        )
+    return key
+
+
+def _once(action, body) -> tuple:
+    """Run a keyed POST at most once; a replay says so in `Idempotent-Replayed`."""
+    user = current_user()
+    outcome = run_once(
+        user_id=user.id,
+        key=_idempotency_key(),
+        fingerprint=request_fingerprint(request.method, request.path, body),
+        action=action,
+    )
+    headers = dict(NO_STORE)
+    if outcome.location:
+        headers["Location"] = outcome.location
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return outcome.body, outcome.status, headers
+
+
+def _reply(attempt, question) -> dict:
+    """A new attempt's reply also teaches: the model answer, the right choices, the note."""
+    return {
+        **attempt_schema.dump(attempt),
+        "model_answer": question.answer,
+        "correct_choices": question.correct_choices,
+        "note": question.note,
+    }
+
+
+class QuestionAttempts(Resource):
+    @role_required("learner")
+    def post(self, question_id: int):
+        """Answer a question: graded, with feedback and the next review time."""
+        data = parse_body(attempt_in_schema)
+        user = current_user()
+
+        def action() -> Outcome:
+            attempt, question = practice.record_attempt(
+                user_id=user.id, question_id=question_id, data=data
+            )
+            return Outcome(
+                201, _reply(attempt, question), url_for("attemptitem", attempt_id=attempt.id)
+            )
+
+        return _once(action, request.get_json())
+
+
+class AttemptBatch(Resource):
+    @role_required("learner")
+    def post(self):
+        """Upload attempts made offline, in answer order; all or nothing."""
+        data = parse_body(batch_in_schema)
+        user = current_user()
+        now = utcnow()
+        late = [i for i, a in enumerate(data["attempts"]) if a["answered_at"] > now]
+        if late:
+            raise InvalidBody(
+                "Attempts cannot be answered in the future.",
+                errors={f"attempts.{i}.answered_at": ["In the future."] for i in late},
+            )
+
+        def action() -> Outcome:
+            replies = []
+            for item in sorted(data["attempts"], key=lambda a: a["answered_at"]):
+                attempt, question = practice.record_attempt(
+                    user_id=user.id,
+                    question_id=item["question_id"],
+                    data=item,
+                    answered_at=item["answered_at"],
+                )
+                replies.append(_reply(attempt, question))
+            return Outcome(201, {"data": replies})
+
+        return _once(action, request.get_json())
+
+
+class AttemptList(Resource):
+    @role_required("learner")
+    def get(self):
+        """Your attempts, newest first (admins may name a user_id)."""
+        args = parse_args(attempt_list_args)
+        user = current_user()
+        owner = user.id
+        if args["user_id"] is not None:
+            if user.role != "admin" and args["user_id"] != user.id:
+                raise NotFound(f"There is no user {args['user_id']} you can read.")
+            owner = args["user_id"]
+        items, total = practice.list_attempts(
+            user_id=owner,
+            question_id=args["question_id"],
+            quiz_id=args["quiz_id"],
+            passed=args["passed"],
+            page=args["page"],
+            per_page=args["per_page"],
+        )
+        body, status, headers = paged(
+            attempts_schema.dump(items), page=args["page"], per_page=args["per_page"], total=total
+        )
+        return body, status, {**headers, "Cache-Control": "private, no-cache"}
+
+
+class AttemptItem(Resource):
+    @role_required("learner")
+    def get(self, attempt_id: int):
+        """One of your attempts."""
+        user = current_user()
+        attempt = practice.own_attempt(
+            user_id=user.id, attempt_id=attempt_id, admin=user.role == "admin"
+        )
+        return attempt_schema.dump(attempt)
+
+
+class Review(Resource):
+    @role_required("learner")
+    def get(self):
+        """What to review now: due cards most overdue first, mixed with new questions."""
+        args = parse_args(review_args)
+        user = current_user()
+        queue = progress.review_queue(
+            user=user,
+            now=utcnow(),
+            limit=args["limit"],
+            new_per_day=current_app.config["NEW_QUESTIONS_PER_DAY"],
+            filters=QuestionFilters(
+                topics=args["topic"],
+                tags=args["tag"],
+                difficulties=args["difficulty"],
+                types=args["type"],
+            ),
+        )
+        return (
+            {"data": review_items_schema.dump(queue["data"]), "meta": queue["meta"]},
+            200,
+            NO_STORE,
+        )
+
+
+def _quiz_view(quiz) -> dict:
+    return {
+        "id": quiz.id,
+        "filters": quiz.filters,
+        "created_at": quiz.created_at.isoformat(),
+        "finished_at": quiz.finished_at.isoformat() if quiz.finished_at else None,
+        "questions": questions_schema.dump([item.question for item in quiz.items]),
+        "progress": practice.quiz_progress(quiz),
+    }
+
+
+class QuizList(Resource):
+    @role_required("learner")
+    def post(self):
+        """Start a quiz: questions you have not had in earlier quizzes, answers withheld."""
+        data = parse_body(quiz_in_schema)
+        user = current_user()
+        filters = QuestionFilters(
+            topics=data["topic"],
+            tags=data["tag"],
+            difficulties=data["difficulty"],
+            types=data["type"],
+        )
+
+        def action() -> Outcome:
+            quiz = practice.create_quiz(user_id=user.id, filters=filters, count=data["count"])
+            return Outcome(201, _quiz_view(quiz), url_for("quizitem", quiz_id=quiz.id))
+
+        return _once(action, request.get_json())
+
+
+class QuizItem(Resource):
+    @role_required("learner")
+    def get(self, quiz_id: int):
+        """A quiz and your progress through it."""
+        user = current_user()
+        quiz = practice.get_quiz(user_id=user.id, quiz_id=quiz_id, admin=user.role == "admin")
+        return _quiz_view(quiz), 200, {"Cache-Control": "private, no-cache"}
+
+
+class QuizFinish(Resource):
+    @role_required("learner")
+    def post(self, quiz_id: int):
+        """Finish a quiz: the score overall and per topic."""
+        quiz = practice.finish_quiz(user_id=current_user().id, quiz_id=quiz_id)
+        return _quiz_view(quiz), 200, NO_STORE
+
+
+class MyStats(Resource):
+    @role_required("learner")
+    def get(self):
+        """Your progress: attempts, accuracy and mastery per topic, streak, number due."""
+        stats = progress.learner_stats(user=current_user(), now=utcnow())
+        return stats, 200, {"Cache-Control": "private, no-cache"}
+
+
+class QuestionStats(Resource):
+    def get(self, question_id: int):
+        """Public aggregates for a question: attempts, pass rate, empirical difficulty."""
+        if question_id > 2**31 - 1:
+            raise NotFound(f"There is no question {question_id}.")
+        return (
+            progress.question_stats(question_id=question_id),
+            200,
+            {"Cache-Control": "public, max-age=60"},
+        )

@@ -1,0 +1,93 @@
+"""Idempotent POSTs: a repeated `Idempotency-Key` gets the first response back.
+
+The record is written in the same transaction as the work it stands for, so a
+request either leaves both or neither. Two concurrent requests with one key race
+on the unique (user, key) constraint: the loser rolls back its work and replays
+the winner's response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from api.errors import InvalidBody
+from api.extensions import db
+from api.models import IdempotencyRecord
+
+KEY_MAX = 255
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    body: Any
+    location: str | None = None
+    replayed: bool = False
+
+
+def request_fingerprint(method: str, path: str, body: Any) -> str:
+    canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _stored(user_id: int, key: str) -> IdempotencyRecord | None:
+    return db.session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+        )
+    )
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Outcome:
+    if record.request_hash != fingerprint:
+        raise InvalidBody(
+            "This Idempotency-Key was used for a different request; use a new key.",
+            errors={"Idempotency-Key": ["Already used with a different body."]},
+        )
+    return Outcome(record.status, record.body, record.location, replayed=True)
+
+
+def run_once(
+    *,
+    user_id: int,
+    key: str | None,
+    fingerprint: str,
+    action: Callable[[], Outcome],
+) -> Outcome:
+    """Run `action` (which flushes but never commits) and commit it, at most once per key."""
+    if key is not None:
+        found = _stored(user_id, key)
+        if found is not None:
+            db.session.rollback()
+            return _replay(found, fingerprint)
+    try:
+        outcome = action()
+        if key is not None:
+            db.session.add(
+                IdempotencyRecord(
+                    user_id=user_id,
+                    key=key,
+                    request_hash=fingerprint,
+                    status=outcome.status,
+                    body=outcome.body,
+                    location=outcome.location,
+                )
+            )
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        found = _stored(user_id, key) if key is not None else None
+        if found is None:
+            raise
+        return _replay(found, fingerprint)
+    except Exception:
+        db.session.rollback()
+        raise
+    return outcome

@@ -1,0 +1,264 @@
+"""Practice: graded attempts that move each learner's FSRS card on, and quizzes.
+
+Functions here flush but never commit: the idempotency wrapper (services/idempotency.py)
+commits the work together with its replay record, so one request is one transaction.
+Concurrent attempts on one learner's card are serialised: a row lock on PostgreSQL,
+and on SQLite write requests start with BEGIN IMMEDIATE (api/app.py).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from api.errors import Conflict, InvalidBody, NotFound
+from api.extensions import db
+from api.models import Attempt, Question, QuestionTopic, Quiz, QuizQuestion, ReviewState, Topic
+from api.models.types import utcnow
+from api.services import grading, scheduling
+from api.services.questions import QuestionFilters, get_question, matching_ids
+
+_rng = random.SystemRandom()
+
+
+def grade(question: Question, data: dict[str, Any]) -> tuple[str, grading.Grade | None, Any]:
+    """Which kind of attempt this is, and its grade (None for a self-rating)."""
+    if data.get("self_rating") is not None:
+        return "self_rating", None, scheduling.rating_for(self_rating=data["self_rating"])
+    if data.get("choices") is not None:
+        if question.type == "open":
+            raise InvalidBody(
+                "This question is open: answer in words or rate yourself.",
+                errors={"choices": ["Open questions have no choices."]},
+            )
+        if max(data["choices"], default=-1) >= len(question.choices or []):
+            raise InvalidBody(
+                "Pick among the question's choices.",
+                errors={"choices": [f"Indexes run from 0 to {len(question.choices) - 1}."]},
+            )
+        result = grading.grade_choices(
+            selected=data["choices"], correct=question.correct_choices or []
+        )
+        return "choice", result, scheduling.rating_for(score=result.score, exact=True)
+    if question.type != "open":
+        raise InvalidBody(
+            "This question has choices: send `choices` (indexes) or a self-rating.",
+            errors={"answer": ["Answer a choice question with `choices`."]},
+        )
+    if not question.key_points:
+        raise InvalidBody(
+            "This question has no key points to grade against: send a self_rating.",
+            errors={"answer": ["Not gradeable; use self_rating."]},
+        )
+    result = grading.grade_free_text(answer=data["answer"], key_points=question.key_points)
+    return "free_text", result, scheduling.rating_for(score=result.score)
+
+
+def _locked_state(user_id: int, question_id: int) -> ReviewState | None:
+    """The learner's card for the question, locked for this transaction where that exists."""
+    stmt = select(ReviewState).where(
+        ReviewState.user_id == user_id, ReviewState.question_id == question_id
+    )
+    if db.engine.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return db.session.scalar(stmt)
+
+
+def _own_quiz(user_id: int, quiz_id: int) -> Quiz:
+    quiz = db.session.get(Quiz, quiz_id)
+    if quiz is None or quiz.user_id != user_id:
+        raise NotFound(f"There is no quiz {quiz_id}.")
+    return quiz
+
+
+def record_attempt(
+    *, user_id: int, question_id: int, data: dict[str, Any], answered_at: datetime | None = None
+) -> tuple[Attempt, Question]:
+    """Grade one attempt, move the learner's card on, and store both (flushed, not committed)."""
+    question = get_question(question_id)
+    quiz_id = data.get("quiz_id")
+    if quiz_id is not None:
+        quiz = _own_quiz(user_id, quiz_id)
+        if quiz.finished_at is not None:
+            raise Conflict(f"Quiz {quiz_id} is finished; start a new one.")
+        if question_id not in {item.question_id for item in quiz.items}:
+            raise InvalidBody(
+                f"Question {question_id} is not in quiz {quiz_id}.",
+                errors={"quiz_id": ["The question is not part of this quiz."]},
+            )
+    kind, result, rating = grade(question, data)
+    when = answered_at or utcnow()
+    if db.engine.dialect.name == "postgresql":
+        # A row to lock even on the first attempt, without racing another worker's insert.
+        db.session.execute(
+            pg_insert(ReviewState)
+            .values(
+                user_id=user_id,
+                question_id=question_id,
+                card={},
+                due=when,
+                first_reviewed_at=when,
+                last_reviewed_at=when,
+                reviews=0,
+                lapses=0,
+                last_passed=False,
+            )
+            .on_conflict_do_nothing()
+        )
+    state = _locked_state(user_id, question_id)
+    if state is None:
+        state = ReviewState(user_id=user_id, question_id=question_id, reviews=0, lapses=0)
+        db.session.add(state)
+    review = scheduling.schedule(
+        card=state.card if state.reviews else None, rating=rating, reviewed_at=when
+    )
+    passed = result.passed if result is not None else data["self_rating"] != "again"
+    if not state.reviews:
+        state.first_reviewed_at = when
+    state.card = review.state
+    state.due = review.due
+    state.stability = review.stability
+    state.reviews += 1
+    state.lapses += 0 if passed else 1
+    state.last_passed = passed
+    state.last_reviewed_at = when
+    attempt = Attempt(
+        user_id=user_id,
+        question_id=question_id,
+        question_version=question.version,
+        quiz_id=quiz_id,
+        kind=kind,
+        answer_text=data.get("answer"),
+        selected_choices=data.get("choices"),
+        self_rating=data.get("self_rating"),
+        score=result.score if result is not None else None,
+        passed=passed,
+        matched=list(result.matched) if result is not None else [],
+        missed=list(result.missed) if result is not None else [],
+        feedback=result.feedback if result is not None else "",
+        rating=int(rating),
+        answered_at=when,
+        next_due_at=review.due,
+    )
+    db.session.add(attempt)
+    db.session.flush()
+    return attempt, question
+
+
+def own_attempt(*, user_id: int, attempt_id: int, admin: bool) -> Attempt:
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None or (attempt.user_id != user_id and not admin):
+        raise NotFound(f"There is no attempt {attempt_id}.")
+    return attempt
+
+
+def list_attempts(
+    *,
+    user_id: int | None,
+    question_id: int | None,
+    quiz_id: int | None,
+    passed: bool | None,
+    page: int,
+    per_page: int,
+) -> tuple[list[Attempt], int]:
+    stmt = select(Attempt)
+    if user_id is not None:
+        stmt = stmt.where(Attempt.user_id == user_id)
+    if question_id is not None:
+        stmt = stmt.where(Attempt.question_id == question_id)
+    if quiz_id is not None:
+        stmt = stmt.where(Attempt.quiz_id == quiz_id)
+    if passed is not None:
+        stmt = stmt.where(Attempt.passed == passed)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db.session.scalars(
+        stmt.order_by(Attempt.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    )
+    return list(rows), int(total or 0)
+
+
+def create_quiz(*, user_id: int, filters: QuestionFilters, count: int) -> Quiz:
+    """Draw questions the learner has not had in an earlier quiz; 409 once the pool is used."""
+    pool = matching_ids(filters).subquery()
+    pool_size = db.session.scalar(select(func.count()).select_from(pool))
+    used = (
+        select(QuizQuestion.question_id)
+        .join(Quiz, Quiz.id == QuizQuestion.quiz_id)
+        .where(Quiz.user_id == user_id)
+    )
+    fresh = list(db.session.scalars(select(pool.c.id).where(pool.c.id.not_in(used))))
+    if not fresh:
+        raise Conflict(
+            f"You have had all {pool_size} questions matching these filters in earlier "
+            "quizzes: widen the filters or review them instead.",
+            pool_size=int(pool_size or 0),
+            remaining=0,
+        )
+    chosen = _rng.sample(fresh, min(count, len(fresh)))
+    quiz = Quiz(
+        user_id=user_id,
+        filters={
+            "topic": filters.topics,
+            "tag": filters.tags,
+            "difficulty": filters.difficulties,
+            "type": filters.types,
+        },
+    )
+    quiz.items = [QuizQuestion(question_id=qid, position=i) for i, qid in enumerate(chosen)]
+    db.session.add(quiz)
+    db.session.flush()
+    return quiz
+
+
+def get_quiz(*, user_id: int, quiz_id: int, admin: bool = False) -> Quiz:
+    quiz = db.session.get(Quiz, quiz_id)
+    if quiz is None or (quiz.user_id != user_id and not admin):
+        raise NotFound(f"There is no quiz {quiz_id}.")
+    return quiz
+
+
+def quiz_progress(quiz: Quiz) -> dict[str, Any]:
+    """Per question the latest attempt made in this quiz; totals overall and per topic."""
+    latest: dict[int, Attempt] = {}
+    for attempt in db.session.scalars(
+        select(Attempt).where(Attempt.quiz_id == quiz.id).order_by(Attempt.id)
+    ):
+        latest[attempt.question_id] = attempt
+    ids = [item.question_id for item in quiz.items]
+    topics: dict[str, list[int]] = {}
+    for question_id, slug in db.session.execute(
+        select(QuestionTopic.question_id, Topic.slug)
+        .join(Topic, Topic.id == QuestionTopic.topic_id)
+        .where(QuestionTopic.question_id.in_(ids))
+    ):
+        topics.setdefault(slug, []).append(question_id)
+
+    def summary(question_ids: list[int]) -> dict[str, Any]:
+        done = [latest[q] for q in question_ids if q in latest]
+        passed = sum(1 for a in done if a.passed)
+        scores = [a.score if a.score is not None else float(a.passed) for a in done]
+        return {
+            "questions": len(question_ids),
+            "answered": len(done),
+            "passed": passed,
+            "score": round(sum(scores) / len(question_ids), 3) if question_ids else 0.0,
+        }
+
+    return {
+        "overall": summary(ids),
+        "by_topic": {slug: summary(qids) for slug, qids in sorted(topics.items())},
+        "answered_question_ids": sorted(latest),
+    }
+
+
+def finish_quiz(*, user_id: int, quiz_id: int) -> Quiz:
+    """Close the quiz (once: finishing again changes nothing and gives the same summary)."""
+    quiz = get_quiz(user_id=user_id, quiz_id=quiz_id)
+    if quiz.finished_at is None:
+        quiz.finished_at = utcnow()
+        db.session.commit()
+    return quiz

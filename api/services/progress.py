@@ -1,0 +1,210 @@
+"""What a learner should review now, and how they are doing; public question statistics."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, case, distinct, func, select
+from sqlalchemy.orm import selectinload
+
+from api.extensions import db
+from api.models import Attempt, Question, QuestionTopic, ReviewState, Topic, User
+from api.services.questions import QuestionFilters, get_question, matching_ids
+
+STREAK_LOOKBACK_DAYS = 400
+# Empirical difficulty needs evidence: below this many attempts it is not given.
+MIN_ATTEMPTS_FOR_DIFFICULTY = 5
+
+
+def start_of_local_day(now: datetime, timezone: str) -> datetime:
+    """Midnight of `now`'s day in the learner's own time zone, as a UTC instant."""
+    local = now.astimezone(ZoneInfo(timezone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(now.tzinfo)
+
+
+def _questions(ids: list[int]) -> dict[int, Question]:
+    rows = db.session.scalars(
+        select(Question)
+        .where(Question.id.in_(ids))
+        .options(selectinload(Question.topics), selectinload(Question.tags))
+    )
+    return {q.id: q for q in rows}
+
+
+def review_queue(
+    *, user: User, now: datetime, limit: int, new_per_day: int, filters: QuestionFilters
+) -> dict[str, Any]:
+    """Due cards, most overdue first, with new questions mixed in under the daily limit."""
+    pool = matching_ids(filters)
+    due_filter = (
+        ReviewState.user_id == user.id,
+        ReviewState.due <= now,
+        ReviewState.question_id.in_(pool),
+    )
+    due_total = db.session.scalar(select(func.count()).select_from(ReviewState).where(*due_filter))
+    due_rows = db.session.execute(
+        select(ReviewState.question_id, ReviewState.due)
+        .where(*due_filter)
+        .order_by(ReviewState.due, ReviewState.question_id)
+        .limit(limit)
+    ).all()
+    started_today = db.session.scalar(
+        select(func.count())
+        .select_from(ReviewState)
+        .where(
+            ReviewState.user_id == user.id,
+            ReviewState.first_reviewed_at >= start_of_local_day(now, user.timezone),
+        )
+    )
+    new_remaining = max(0, new_per_day - int(started_today or 0))
+    seen = select(ReviewState.question_id).where(ReviewState.user_id == user.id)
+    room = min(new_remaining, limit - len(due_rows))
+    new_ids = (
+        list(
+            db.session.scalars(
+                pool.where(Question.id.not_in(seen)).order_by(Question.id).limit(room)
+            )
+        )
+        if room > 0
+        else []
+    )
+    questions = _questions([qid for qid, _ in due_rows] + new_ids)
+    due_items = [
+        {"kind": "review", "due": due, "question": questions[qid]} for qid, due in due_rows
+    ]
+    new_items = [{"kind": "new", "due": None, "question": questions[qid]} for qid in new_ids]
+    return {
+        "data": _mix(due_items, new_items),
+        "meta": {
+            "due_total": int(due_total or 0),
+            "new_today_remaining": new_remaining,
+            "new_per_day": new_per_day,
+            "timezone": user.timezone,
+        },
+    }
+
+
+def _mix(due: list[dict], new: list[dict]) -> list[dict]:
+    """New questions spread evenly among the due ones, keeping each list's own order."""
+    if not due or not new:
+        return due + new
+    step = math.ceil(len(due) / len(new))
+    mixed: list[dict] = []
+    fresh = list(new)
+    for i, item in enumerate(due, 1):
+        mixed.append(item)
+        if i % step == 0 and fresh:
+            mixed.append(fresh.pop(0))
+    return mixed + fresh
+
+
+def _streak(user: User, now: datetime) -> int:
+    zone = ZoneInfo(user.timezone)
+    since = now - timedelta(days=STREAK_LOOKBACK_DAYS)
+    days = {
+        answered.astimezone(zone).date()
+        for answered in db.session.scalars(
+            select(Attempt.answered_at).where(
+                Attempt.user_id == user.id, Attempt.answered_at >= since
+            )
+        )
+    }
+    day = now.astimezone(zone).date()
+    if day not in days:
+        day -= timedelta(days=1)  # today is not over: a streak through yesterday still counts
+    streak = 0
+    while day in days:
+        streak += 1
+        day -= timedelta(days=1)
+    return streak
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def learner_stats(*, user: User, now: datetime) -> dict[str, Any]:
+    """Attempts, accuracy and mastery per topic, streak in days, and what is due now."""
+    passed = func.sum(case((Attempt.passed.is_(True), 1), else_=0))
+    total, passed_total = db.session.execute(
+        select(func.count(Attempt.id), passed).where(Attempt.user_id == user.id)
+    ).one()
+    per_topic: dict[str, dict[str, Any]] = {}
+    for slug, name, count, ok in db.session.execute(
+        select(Topic.slug, Topic.name, func.count(Attempt.id), passed)
+        .join(QuestionTopic, QuestionTopic.topic_id == Topic.id)
+        .join(Attempt, Attempt.question_id == QuestionTopic.question_id)
+        .where(Attempt.user_id == user.id)
+        .group_by(Topic.slug, Topic.name)
+    ):
+        per_topic[slug] = {"topic": slug, "name": name, "attempts": count, "passed": int(ok or 0)}
+    mastered = _count_by_topic(
+        select(Topic.slug, func.count(ReviewState.question_id))
+        .join(QuestionTopic, QuestionTopic.topic_id == Topic.id)
+        .join(ReviewState, ReviewState.question_id == QuestionTopic.question_id)
+        .where(ReviewState.user_id == user.id, ReviewState.last_passed.is_(True))
+    )
+    sizes = _count_by_topic(
+        select(Topic.slug, func.count(QuestionTopic.question_id))
+        .join(QuestionTopic, QuestionTopic.topic_id == Topic.id)
+        .where(Topic.slug.in_(list(per_topic)))
+    )
+    topics = []
+    for slug, row in sorted(per_topic.items()):
+        topics.append(
+            {
+                **row,
+                "accuracy": _ratio(row["passed"], row["attempts"]),
+                "questions": sizes.get(slug, 0),
+                "mastered": mastered.get(slug, 0),
+                "mastery": _ratio(mastered.get(slug, 0), sizes.get(slug, 0)) or 0.0,
+            }
+        )
+    due_now = db.session.scalar(
+        select(func.count())
+        .select_from(ReviewState)
+        .where(ReviewState.user_id == user.id, ReviewState.due <= now)
+    )
+    return {
+        "attempts": int(total or 0),
+        "passed": int(passed_total or 0),
+        "accuracy": _ratio(int(passed_total or 0), int(total or 0)),
+        "streak_days": _streak(user, now),
+        "due_now": int(due_now or 0),
+        "topics": topics,
+    }
+
+
+def _count_by_topic(stmt: Select) -> dict[str, int]:
+    return dict(db.session.execute(stmt.group_by(Topic.slug)).all())
+
+
+def question_stats(*, question_id: int) -> dict[str, Any]:
+    """Public aggregates: how learners fare, as an empirical difficulty beside the label."""
+    question = get_question(question_id)
+    passed = func.sum(case((Attempt.passed.is_(True), 1), else_=0))
+    attempts, learners, ok, mean = db.session.execute(
+        select(
+            func.count(Attempt.id),
+            func.count(distinct(Attempt.user_id)),
+            passed,
+            func.avg(Attempt.score),
+        ).where(Attempt.question_id == question_id)
+    ).one()
+    rate = _ratio(int(ok or 0), int(attempts or 0))
+    empirical = None
+    if rate is not None and attempts >= MIN_ATTEMPTS_FOR_DIFFICULTY:
+        empirical = "easy" if rate >= 0.8 else "medium" if rate >= 0.5 else "hard"
+    return {
+        "question_id": question.id,
+        "attempts": int(attempts or 0),
+        "learners": int(learners or 0),
+        "passed": int(ok or 0),
+        "pass_rate": rate,
+        "average_score": round(float(mean), 3) if mean is not None else None,
+        "empirical_difficulty": empirical,
+        "editor_difficulty": question.difficulty_name,
+    }
