@@ -105,5 +105,7 @@ def test_readme_block_works_as_pasted(server, index):
         assert topic["description"] == "pytest, fixtures and the test client."
         assert topic["question_count"] == 1
         assert '"dry_run": true' in out and '"created": 11' in out
+    if "/quizzes" in block:
+        assert '"score"' in out and '"by_topic"' in out and '"streak_days"' in out
     if "-si" in block and "If-None-Match" in block:
         assert "HTTP/1.1 304" in out
