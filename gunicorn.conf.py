@@ -11,7 +11,9 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
 max_requests = 10_000
 max_requests_jitter = 500
-accesslog = os.environ.get("ACCESS_LOG", "-")
+# The app logs one JSON line per request (api/logs.py); gunicorn's own access log is off
+# unless asked for, so each request is logged once.
+accesslog = os.environ.get("ACCESS_LOG") or None
 preload_app = os.environ.get("GUNICORN_PRELOAD", "") == "1"
 
 

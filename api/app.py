@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, Response, has_request_context, request
 from flask_restful import Api
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
 
+from api import logs
 from api.config import Config
 from api.errors import register_error_handlers
 from api.extensions import cors, db, jwt, limiter, migrate
@@ -56,7 +55,7 @@ def create_app(config: object | None = None) -> Flask:
     app.config.from_object(config if config is not None else Config())
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    logs.init_app(app)
 
     register_extensions(app)
     register_routes(app)
