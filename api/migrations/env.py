@@ -100,6 +100,10 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together migrate one at a time: the lock is held until
+                # this transaction ends, and the next one then finds nothing left to do.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7270301)")
             context.run_migrations()
 
 
