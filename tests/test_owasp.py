@@ -26,6 +26,13 @@ PUBLIC_WRITES = {
     ("POST", "/api/v1/auth/logout"),
     ("PATCH", "/api/v1/me"),
 }
+# What any signed-in learner may do: practise.
+LEARNER_WRITES = {
+    ("POST", "/api/v1/questions/<int:question_id>/attempts"),
+    ("POST", "/api/v1/attempts/batch"),
+    ("POST", "/api/v1/quizzes"),
+    ("POST", "/api/v1/quizzes/<int:quiz_id>/finish"),
+}
 ADMIN_READS = {("GET", "/api/v1/users"), ("GET", "/api/v1/questions/export")}
 
 
@@ -56,6 +63,8 @@ def concrete(rule: str) -> str:
         rule.replace("<int:question_id>", "1")
         .replace("<int:user_id>", "1")
         .replace("<string:slug>", "basics")
+        .replace("<int:attempt_id>", "1")
+        .replace("<int:quiz_id>", "1")
         .replace("<string:filename>", "swagger-ui.css")
     )
 
@@ -94,6 +103,30 @@ def test_api1_a_user_reaches_only_their_own_account(app, client):
         response = getattr(client, method)(f"/api/v1/users/{bob_id}", headers=alice, json={})
         assert response.status_code in (403, 405)
         assert bob_email not in response.get_data(as_text=True)
+
+
+def test_api1_attempts_and_quizzes_belong_to_their_learner(app, client):
+    alice = login_headers(app, make_user(app, "learner"))
+    bob = login_headers(app, make_user(app, "learner"))
+    attempt = client.post(
+        "/api/v1/questions/1/attempts", json={"self_rating": "good"}, headers=alice
+    )
+    quiz = client.post("/api/v1/quizzes", json={"count": 1}, headers=alice)
+    assert attempt.status_code == quiz.status_code == 201
+    attempt_id, quiz_id = attempt.get_json()["id"], quiz.get_json()["id"]
+    for method, url in (
+        ("GET", f"/api/v1/attempts/{attempt_id}"),
+        ("GET", f"/api/v1/quizzes/{quiz_id}"),
+        ("POST", f"/api/v1/quizzes/{quiz_id}/finish"),
+        (
+            "GET",
+            f"/api/v1/attempts?user_id={client.get('/api/v1/me', headers=alice).get_json()['id']}",
+        ),
+    ):
+        response = client.open(url, method=method, headers=bob)
+        assert response.status_code == 404, url
+        assert response.mimetype == PROBLEM
+    assert client.get("/api/v1/attempts", headers=bob).get_json()["data"] == []
 
 
 # API2:2023 Broken Authentication --------------------------------------------------------
@@ -204,7 +237,7 @@ def test_api4_bodies_are_bounded(app, client):
 def privileged_routes() -> list[tuple[str, str]]:
     app = create_app(TestConfig())
     writes = routes(app, {"POST", "PUT", "PATCH", "DELETE"})
-    return [r for r in writes if r not in PUBLIC_WRITES] + sorted(ADMIN_READS)
+    return [r for r in writes if r not in PUBLIC_WRITES | LEARNER_WRITES] + sorted(ADMIN_READS)
 
 
 @pytest.mark.parametrize("method, rule", privileged_routes())

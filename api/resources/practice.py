@@ -26,6 +26,13 @@ from api.services.idempotency import KEY_MAX, Outcome, request_fingerprint, run_
 from api.services.questions import QuestionFilters
 
 NO_STORE = {"Cache-Control": "no-store"}
+# Ids are 32-bit: a larger one names nothing (and would overflow the database driver).
+MAX_ID = 2**31 - 1
+
+
+def _existing_id(value: int, what: str) -> None:
+    if value > MAX_ID:
+        raise NotFound(f"There is no {what} {value}.")
 
 
 def _idempotency_key() -> str | None:
@@ -71,6 +78,7 @@ class QuestionAttempts(Resource):
     @role_required("learner")
     def post(self, question_id: int):
         """Answer a question: graded, with feedback and the next review time."""
+        _existing_id(question_id, "question")
         data = parse_body(attempt_in_schema)
         user = current_user()
 
@@ -143,6 +151,7 @@ class AttemptItem(Resource):
     @role_required("learner")
     def get(self, attempt_id: int):
         """One of your attempts."""
+        _existing_id(attempt_id, "attempt")
         user = current_user()
         attempt = practice.own_attempt(
             user_id=user.id, attempt_id=attempt_id, admin=user.role == "admin"
@@ -210,6 +219,7 @@ class QuizItem(Resource):
     @role_required("learner")
     def get(self, quiz_id: int):
         """A quiz and your progress through it."""
+        _existing_id(quiz_id, "quiz")
         user = current_user()
         quiz = practice.get_quiz(user_id=user.id, quiz_id=quiz_id, admin=user.role == "admin")
         return _quiz_view(quiz), 200, {"Cache-Control": "private, no-cache"}
@@ -219,6 +229,7 @@ class QuizFinish(Resource):
     @role_required("learner")
     def post(self, quiz_id: int):
         """Finish a quiz: the score overall and per topic."""
+        _existing_id(quiz_id, "quiz")
         quiz = practice.finish_quiz(user_id=current_user().id, quiz_id=quiz_id)
         return _quiz_view(quiz), 200, NO_STORE
 
@@ -234,8 +245,7 @@ class MyStats(Resource):
 class QuestionStats(Resource):
     def get(self, question_id: int):
         """Public aggregates for a question: attempts, pass rate, empirical difficulty."""
-        if question_id > 2**31 - 1:
-            raise NotFound(f"There is no question {question_id}.")
+        _existing_id(question_id, "question")
         return (
             progress.question_stats(question_id=question_id),
             200,

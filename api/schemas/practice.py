@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.schemas.common import PageArgs, QueryInteger, SafeString, Slug
@@ -30,9 +32,20 @@ class AttemptIn(Schema):
             raise ValidationError("Give exactly one of answer, choices or self_rating.", "_schema")
 
 
+class UTCDateTime(fields.AwareDateTime):
+    """An aware date-time, returned in UTC; one that has no UTC equivalent is invalid."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return result.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
+
+
 class BatchAttemptIn(AttemptIn):
     question_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
-    answered_at = fields.AwareDateTime(required=True)
+    answered_at = UTCDateTime(required=True)
 
 
 class BatchIn(Schema):

@@ -191,6 +191,8 @@ def create_quiz(*, user_id: int, filters: QuestionFilters, count: int) -> Quiz:
         .where(Quiz.user_id == user_id)
     )
     fresh = list(db.session.scalars(select(pool.c.id).where(pool.c.id.not_in(used))))
+    if not pool_size:
+        raise Conflict("No questions match these filters.", pool_size=0, remaining=0)
     if not fresh:
         raise Conflict(
             f"You have had all {pool_size} questions matching these filters in earlier "
