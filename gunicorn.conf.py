@@ -15,6 +15,9 @@ max_requests_jitter = 500
 # unless asked for, so each request is logged once.
 accesslog = os.environ.get("ACCESS_LOG") or None
 preload_app = os.environ.get("GUNICORN_PRELOAD", "") == "1"
+# gunicorn 27's control socket lives at one path per user: several servers (tests, replicas
+# on one host) would fight over it, and nothing here uses it.
+control_socket_disable = True
 
 
 def post_fork(server, worker):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response, has_request_context, request
 from flask_restful import Api
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import IntegerConverter
 
 from api import logs
@@ -71,6 +74,8 @@ def register_extensions(app: Flask) -> None:
     import api.services.search  # noqa: F401  (search DDL hooks on the questions table)
 
     db.init_app(app)
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (reverse order).
+    app.teardown_appcontext(_close_session)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     jwt.init_app(app)
     api.auth.init_app(app)
@@ -85,6 +90,23 @@ def register_extensions(app: Flask) -> None:
         supports_credentials=bool(origins) and "*" not in origins,
         max_age=600,
     )
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    """End the request's session even when its connection died after the response was made.
+
+    Closing rolls back over the network; if the database went away meanwhile, that raises
+    after the response is built, and an exception escaping a teardown makes gunicorn throw
+    the response away and answer a bare 500. The dead connection is invalidated instead.
+    """
+    try:
+        db.session.remove()
+    except SQLAlchemyError as exc:
+        logging.getLogger("api.db").warning(
+            "database connection lost while closing the session: %s", type(exc).__name__
+        )
+        db.session().invalidate()
+        db.session.remove()
 
 
 def _migrations_dir():

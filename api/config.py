@@ -8,7 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from dotenv import load_dotenv
+from sqlalchemy.engine import make_url
 
+# Seconds a new PostgreSQL connection may take before the request fails (a 503): well under
+# gunicorn's worker timeout, so an unreachable database never holds a worker until it is killed.
+DATABASE_CONNECT_TIMEOUT = 5
 INSTANCE_DIR = Path(os.environ.get("QBANK_INSTANCE_DIR", Path.cwd() / "instance")).resolve()
 
 
@@ -73,6 +77,7 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
             os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'qbank.sqlite3'}"
         )
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         secret = os.environ.get("JWT_SECRET_KEY")
         if not secret:
             if self.ENV_NAME != "development":
@@ -113,6 +118,7 @@ class TestConfig(Config):
 
     def __init__(self, database_url: str = "sqlite://", **overrides) -> None:
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.JWT_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
         self.SECRET_KEY = self.JWT_SECRET_KEY
         self.CORS_ORIGINS = []
@@ -127,3 +133,17 @@ def normalise_database_url(url: str) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
+
+
+def engine_options(database_url: str) -> dict:
+    """SQLAlchemy engine options for this database.
+
+    Pooled connections are pinged before use, so a restarted database costs no errors; a
+    PostgreSQL connect gives up after DATABASE_CONNECT_TIMEOUT seconds unless the URL sets
+    its own `connect_timeout` (libpq otherwise waits as long as the OS does: minutes).
+    """
+    options: dict = {"pool_pre_ping": True}
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+        options["connect_args"] = {"connect_timeout": DATABASE_CONNECT_TIMEOUT}
+    return options

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from flask import Flask, Response, json, request
 from marshmallow import ValidationError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_MIME = "application/problem+json"
@@ -97,6 +98,34 @@ class PreconditionRequired(ApiError):
 class ServiceUnavailable(ApiError):
     status = 503
     slug = "service-unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    slug = "database-unavailable"
+
+    def __init__(self, detail: str = "The database is not reachable; retry shortly.") -> None:
+        super().__init__(detail, headers={"Retry-After": "5"})
+
+
+# SQLSTATEs of a server that is unreachable, shutting down, starting up or full.
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached (refused, lost, restarting), as opposed to a bad query."""
+    if isinstance(exc, DisconnectionError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:  # SQLAlchemy saw the connection die under a statement
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate:
+        return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+    # psycopg's own failures (connection refused or lost) carry no SQLSTATE: no server spoke.
+    return type(exc.orig).__module__.startswith("psycopg")
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -189,6 +218,16 @@ def _validation_error(exc: ValidationError) -> Response:
     return _api_error(InvalidBody("The request body is not valid.", errors=errors))
 
 
+def _database_error(exc: SQLAlchemyError) -> Response:
+    """A database outage is a 503 the client may retry; any other database error is a bug."""
+    if not database_unavailable(exc):
+        return _unexpected(exc)
+    log.warning(
+        "database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__
+    )
+    return _api_error(DatabaseUnavailable())
+
+
 def _unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return _http_exception(exc)
@@ -200,4 +239,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(SQLAlchemyError, _database_error)
     app.register_error_handler(Exception, _unexpected)

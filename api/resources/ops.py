@@ -11,7 +11,7 @@ from flask import Response
 from flask_restful import Resource
 from sqlalchemy import text
 
-from api.errors import NotFound, ServiceUnavailable
+from api.errors import DatabaseUnavailable, NotFound
 from api.extensions import db
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -64,9 +64,7 @@ class Ready(Resource):
             db.session.execute(text("SELECT 1"))
         except Exception as exc:
             db.session.rollback()
-            raise ServiceUnavailable(
-                "The database is not reachable.", headers={"Retry-After": "5"}
-            ) from exc
+            raise DatabaseUnavailable("The database is not reachable.") from exc
         return (
             {"status": "ready", "database": db.engine.dialect.name},
             200,
