@@ -34,5 +34,10 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest
 
+# wrk on loopback against the app and a bare-Flask baseline (bench/README.md); BENCH_QUICK=1
+# for a short development run. Writes bench/results/latest.md.
+bench: install
+	$(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache

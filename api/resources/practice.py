@@ -16,6 +16,7 @@ from api.schemas.practice import (
     attempt_schema,
     attempts_schema,
     batch_in_schema,
+    no_args,
     quiz_in_schema,
     review_args,
     review_items_schema,
@@ -151,6 +152,7 @@ class AttemptItem(Resource):
     @role_required("learner")
     def get(self, attempt_id: int):
         """One of your attempts."""
+        parse_args(no_args)
         _existing_id(attempt_id, "attempt")
         user = current_user()
         attempt = practice.own_attempt(
@@ -219,6 +221,7 @@ class QuizItem(Resource):
     @role_required("learner")
     def get(self, quiz_id: int):
         """A quiz and your progress through it."""
+        parse_args(no_args)
         _existing_id(quiz_id, "quiz")
         user = current_user()
         quiz = practice.get_quiz(user_id=user.id, quiz_id=quiz_id, admin=user.role == "admin")
@@ -238,6 +241,7 @@ class MyStats(Resource):
     @role_required("learner")
     def get(self):
         """Your progress: attempts, accuracy and mastery per topic, streak, number due."""
+        parse_args(no_args)
         stats = progress.learner_stats(user=current_user(), now=utcnow())
         return stats, 200, {"Cache-Control": "private, no-cache"}
 
@@ -245,6 +249,7 @@ class MyStats(Resource):
 class QuestionStats(Resource):
     def get(self, question_id: int):
         """Public aggregates for a question: attempts, pass rate, empirical difficulty."""
+        parse_args(no_args)
         _existing_id(question_id, "question")
         return (
             progress.question_stats(question_id=question_id),

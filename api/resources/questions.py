@@ -138,12 +138,10 @@ class QuestionImport(Resource):
         if request.mimetype == "text/plain":
             text = request.get_data(as_text=True)
             try:
-                questions = questions_in_schema.load(
-                    transfer.text_to_questions(text=text, document=args["document"])
-                )
+                parsed = transfer.text_to_questions(text=text, document=args["document"])
             except ParseError as exc:
                 raise InvalidBody(str(exc), errors={"body": [str(exc)]}) from exc
-            bank = {"topics": [], "questions": questions}
+            bank = {"topics": [], "questions": _load_items(questions_in_schema, parsed)}
         else:
             bank = _json_bank()
         report = transfer.import_bank(bank=bank, dry_run=args["dry_run"])
@@ -159,24 +157,28 @@ class QuestionImport(Resource):
         }
 
 
-def _json_bank() -> dict:
-    """A JSON array of questions, or a bank object with topics (what export writes)."""
-    payload = read_json()
+def _load_items(schema, data):
     try:
-        if isinstance(payload, list):
-            bank = {"topics": [], "questions": questions_in_schema.load(payload)}
-        elif isinstance(payload, dict):
-            bank = bank_file_schema.load(payload)
-        else:
-            raise InvalidBody(
-                "Send a JSON array of questions or a bank object.",
-                errors={"_schema": ["Expected an array or an object."]},
-            )
+        return schema.load(data)
     except ValidationError as exc:
         raise InvalidBody(
             "Nothing was imported: fix the items named in `errors`.",
             errors=flatten_messages(exc.normalized_messages()),
         ) from exc
+
+
+def _json_bank() -> dict:
+    """A JSON array of questions, or a bank object with topics (what export writes)."""
+    payload = read_json()
+    if isinstance(payload, list):
+        bank = {"topics": [], "questions": _load_items(questions_in_schema, payload)}
+    elif isinstance(payload, dict):
+        bank = _load_items(bank_file_schema, payload)
+    else:
+        raise InvalidBody(
+            "Send a JSON array of questions or a bank object.",
+            errors={"_schema": ["Expected an array or an object."]},
+        )
     slugs = [q["slug"] for q in bank["questions"] if q.get("slug")]
     if len(slugs) != len(set(slugs)):
         twice = sorted({s for s in slugs if slugs.count(s) > 1})

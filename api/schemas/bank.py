@@ -2,19 +2,43 @@
 
 from __future__ import annotations
 
+import numbers
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.models.bank import DIFFICULTIES, QUESTION_TYPES
 from api.schemas.common import SafeString, Slug
 
 
+class WholeSlug(Slug):
+    """A slug, all of the string: `$` alone also matches before a final newline."""
+
+    SHAPE = validate.Regexp(r"\A[a-z0-9]+(?:-[a-z0-9]+)*\Z", error="Must be a lowercase slug.")
+
+
+class JsonInteger(fields.Integer):
+    """A JSON integer: `3` or `3.0`, not `"3"`, `true` or `3.5` (which `int()` would truncate)."""
+
+    def _validated(self, value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise self.make_error("invalid", input=value)
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+def _distinct(values: list) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("Give each value once.")
+
+
 class SourceIn(Schema):
     document = SafeString(required=True, validate=validate.Length(min=1, max=200))
-    position = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000))
+    position = JsonInteger(required=True, validate=validate.Range(min=1, max=10_000_000))
 
 
 class QuestionIn(Schema):
-    slug = Slug(validate=validate.Length(min=1, max=120))
+    slug = WholeSlug(validate=validate.Length(min=1, max=120))
     prompt = SafeString(required=True, validate=validate.Length(min=3, max=1000))
     alternate_prompts = fields.List(
         SafeString(validate=validate.Length(min=3, max=1000)),
@@ -37,23 +61,29 @@ class QuestionIn(Schema):
         validate=validate.Length(min=2, max=10),
     )
     correct_choices = fields.List(
-        fields.Integer(validate=validate.Range(min=0, max=9)),
+        JsonInteger(validate=validate.Range(min=0, max=9)),
         load_default=None,
         allow_none=True,
         validate=validate.Length(min=1, max=10),
     )
     topics = fields.List(
-        Slug(validate=validate.Length(max=64)), load_default=list, validate=validate.Length(max=10)
+        WholeSlug(validate=validate.Length(max=64)),
+        load_default=list,
+        validate=[validate.Length(max=10), _distinct],
     )
     tags = fields.List(
-        Slug(validate=validate.Length(max=64)), load_default=list, validate=validate.Length(max=20)
+        WholeSlug(validate=validate.Length(max=64)),
+        load_default=list,
+        validate=[validate.Length(max=20), _distinct],
     )
     sources = fields.List(
         fields.Nested(SourceIn), load_default=list, validate=validate.Length(max=20)
     )
 
     @validates_schema
-    def _choices_fit_type(self, data, **kwargs):
+    def _choices_fit_type(self, data, partial=False, **kwargs):
+        if partial:
+            return  # a PATCH: checked once merged onto the question (resources/questions.py)
         kind = data.get("type", "open")
         choices, correct = data.get("choices"), data.get("correct_choices")
         if kind == "open":
@@ -78,13 +108,13 @@ class QuestionIn(Schema):
 
 
 class TopicIn(Schema):
-    slug = Slug(required=True, validate=validate.Length(min=1, max=64))
+    slug = WholeSlug(required=True, validate=validate.Length(min=1, max=64))
     name = SafeString(required=True, validate=validate.Length(min=1, max=120))
     description = SafeString(load_default="", validate=validate.Length(max=2000))
 
 
 class BankFile(Schema):
-    version = fields.Integer(required=True, validate=validate.Equal(1))
+    version = JsonInteger(required=True, validate=validate.Equal(1))
     topics = fields.List(fields.Nested(TopicIn), load_default=list)
     questions = fields.List(fields.Nested(QuestionIn), required=True)
 

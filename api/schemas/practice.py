@@ -6,7 +6,8 @@ from datetime import UTC
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.schemas.common import PageArgs, QueryInteger, SafeString, Slug
+from api.schemas.bank import JsonInteger, WholeSlug
+from api.schemas.common import PageArgs, QueryInteger, SafeString
 from api.schemas.questions import FilterArgs, QuestionSchema
 from api.services.grading import SELF_RATINGS
 
@@ -19,11 +20,11 @@ class AttemptIn(Schema):
 
     answer = SafeString(validate=validate.Length(min=1, max=ANSWER_MAX))
     choices = fields.List(
-        fields.Integer(validate=validate.Range(min=0, max=9)),
+        JsonInteger(validate=validate.Range(min=0, max=9)),
         validate=validate.Length(min=1, max=10),
     )
     self_rating = fields.String(validate=validate.OneOf(SELF_RATINGS))
-    quiz_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    quiz_id = JsonInteger(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
 
     @validates_schema
     def _one_mode(self, data, **kwargs):
@@ -33,9 +34,12 @@ class AttemptIn(Schema):
 
 
 class UTCDateTime(fields.AwareDateTime):
-    """An aware date-time, returned in UTC; one that has no UTC equivalent is invalid."""
+    """An aware RFC 3339 date-time (`T` and `Z` in either case), returned in UTC; one that
+    has no UTC equivalent is invalid."""
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.upper()
         result = super()._deserialize(value, attr, data, **kwargs)
         try:
             return result.astimezone(UTC)
@@ -44,7 +48,7 @@ class UTCDateTime(fields.AwareDateTime):
 
 
 class BatchAttemptIn(AttemptIn):
-    question_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    question_id = JsonInteger(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     answered_at = UTCDateTime(required=True)
 
 
@@ -62,12 +66,16 @@ class AttemptListArgs(PageArgs):
 
 
 class QuizIn(Schema):
-    count = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
+    count = JsonInteger(load_default=10, validate=validate.Range(min=1, max=50))
     topic = fields.List(
-        Slug(validate=validate.Length(max=64)), load_default=list, validate=validate.Length(max=20)
+        WholeSlug(validate=validate.Length(max=64)),
+        load_default=list,
+        validate=validate.Length(max=20),
     )
     tag = fields.List(
-        Slug(validate=validate.Length(max=64)), load_default=list, validate=validate.Length(max=20)
+        WholeSlug(validate=validate.Length(max=64)),
+        load_default=list,
+        validate=validate.Length(max=20),
     )
     difficulty = fields.List(
         fields.String(validate=validate.OneOf(("easy", "medium", "hard"))), load_default=list
@@ -76,6 +84,10 @@ class QuizIn(Schema):
         fields.String(validate=validate.OneOf(("open", "multiple_choice", "true_false"))),
         load_default=list,
     )
+
+
+class NoArgs(Schema):
+    """No query parameters: any given is unknown, and a 400 like everywhere else."""
 
 
 class ReviewArgs(FilterArgs):
@@ -130,5 +142,6 @@ attempt_schema = AttemptSchema()
 attempts_schema = AttemptSchema(many=True)
 attempt_list_args = AttemptListArgs()
 quiz_in_schema = QuizIn()
+no_args = NoArgs()
 review_args = ReviewArgs(exclude=("include", "q", "updated_since", "exclude"))
 review_items_schema = ReviewItemSchema(many=True)
