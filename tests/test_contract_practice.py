@@ -130,7 +130,9 @@ class Bank:
 
     def quiz(self, quiz_id: Any) -> tuple[int, list[int], bool] | None:
         """(owner, question ids, finished) of a quiz, or None."""
-        if not isinstance(quiz_id, int) or not 0 < quiz_id < 2**31:
+        if isinstance(quiz_id, float) and quiz_id.is_integer():
+            quiz_id = int(quiz_id)  # JSON's 1.0 is the integer 1, to the app as to the spec
+        if isinstance(quiz_id, bool) or not isinstance(quiz_id, int) or not 0 < quiz_id < 2**31:
             return None
         with self.app.app_context():
             quiz = db.session.get(Quiz, quiz_id)
@@ -534,6 +536,9 @@ def test_learner_walks_quiz_attempts_finish(practice_app, bank):
         settings=hypothesis.settings(
             max_examples=WORKFLOWS,
             stateful_step_count=WORKFLOW_STEPS,
+            # The walk asserts which transitions it took: the same draws every run keep that
+            # assertion from depending on luck.
+            derandomize=True,
             deadline=None,
             database=None,
             phases=[hypothesis.Phase.generate],
