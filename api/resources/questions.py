@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import Response, current_app, request, url_for
 from flask_restful import Resource
-from marshmallow import ValidationError
 
 from api.auth import role_required
-from api.errors import InvalidBody, NotFound, flatten_messages
+from api.errors import InvalidBody, NotFound
 from api.resources.common import paged, require_if_match, with_etag
 from api.schemas.bank import (
     bank_file_schema,
@@ -16,7 +15,7 @@ from api.schemas.bank import (
     question_patch_schema,
     questions_in_schema,
 )
-from api.schemas.common import parse_args, parse_body, read_json
+from api.schemas.common import load_or_422, parse_args, parse_body, read_json
 from api.schemas.questions import (
     export_args,
     question_item_args,
@@ -111,13 +110,7 @@ class QuestionItem(Resource):
         _require_current(question)
         changes = parse_body(question_patch_schema)
         merged = {**editorial.editable_fields(question), **changes}
-        try:
-            data = question_in_schema.load(merged)
-        except ValidationError as exc:
-            raise InvalidBody(
-                "Fix the fields named in `errors`.",
-                errors=flatten_messages(exc.normalized_messages()),
-            ) from exc
+        data = load_or_422(question_in_schema, merged)
         return _written(editorial.update_question(question=question, data=data))
 
     @role_required("editor")
@@ -158,13 +151,7 @@ class QuestionImport(Resource):
 
 
 def _load_items(schema, data):
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise InvalidBody(
-            "Nothing was imported: fix the items named in `errors`.",
-            errors=flatten_messages(exc.normalized_messages()),
-        ) from exc
+    return load_or_422(schema, data, "Nothing was imported: fix the items named in `errors`.")
 
 
 def _json_bank() -> dict:

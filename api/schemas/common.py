@@ -120,13 +120,17 @@ def parse_body(schema: Schema) -> dict[str, Any]:
         raise InvalidBody(
             "The body must be a JSON object.", errors={"_schema": ["Expected a JSON object."]}
         )
+    return load_or_422(schema, data)
+
+
+def load_or_422(
+    schema: Schema, data: Any, detail: str = "Fix the fields named in `errors`."
+) -> Any:
+    """`schema.load(data)`, a failure being a 422 whose `errors` name each field by path."""
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise InvalidBody(
-            "Fix the fields named in `errors`.",
-            errors=flatten_messages(exc.normalized_messages()),
-        ) from exc
+        raise InvalidBody(detail, errors=flatten_messages(exc.normalized_messages())) from exc
 
 
 def _lone_surrogates(value: Any, path: str = "") -> list[str]:
