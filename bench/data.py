@@ -103,7 +103,7 @@ def populate(*, questions: int, learners: int, attempts: int, seed: int = 7) -> 
     from api.models import Attempt, Question, ReviewState, User
     from api.models.types import utcnow
     from api.services.accounts import hash_password
-    from api.services.generate import generate_bank
+    from api.services.generate import generate_bank, refresh_statistics
 
     timings: dict[str, float] = {}
     app = create_app()
@@ -240,7 +240,7 @@ def populate(*, questions: int, learners: int, attempts: int, seed: int = 7) -> 
             )
         _batched(connection, ReviewState.__table__, states)
         db.session.commit()
-        _refresh_statistics(db)
+        refresh_statistics(("users", "attempts", "review_states"))
         timings["practice_s"] = round(time.monotonic() - started, 1)
         return {
             "questions": questions,
@@ -251,18 +251,6 @@ def populate(*, questions: int, learners: int, attempts: int, seed: int = 7) -> 
             "review_states": len(states),
             **timings,
         }
-
-
-def _refresh_statistics(db) -> None:
-    tables = ("users", "attempts", "review_states")
-    if db.engine.dialect.name == "postgresql":
-        autocommit = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        with autocommit as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE " + ", ".join(tables))
-    else:
-        with db.engine.begin() as connection:
-            for table in tables:
-                connection.exec_driver_sql(f"ANALYZE {table}")
 
 
 def token(*, user_id: int) -> str:

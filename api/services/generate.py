@@ -71,14 +71,16 @@ def generate_bank(*, count: int, seed: int = 1) -> int:
     return count
 
 
-def refresh_statistics() -> None:
+BANK_TABLES = ("questions", "question_topics", "question_tags", "topics", "tags")
+
+
+def refresh_statistics(tables: tuple[str, ...] = BANK_TABLES) -> None:
     """Up-to-date planner statistics after a bulk load, as autovacuum would leave them.
 
     PostgreSQL gets VACUUM ANALYZE (outside any transaction): ANALYZE for the row
     estimates, VACUUM for the visibility map that makes index-only scans cheap -- the
     deep-page plans depend on both. SQLite gets ANALYZE (sqlite_stat1).
     """
-    tables = ("questions", "question_topics", "question_tags", "topics", "tags")
     if db.engine.dialect.name == "postgresql":
         autocommit = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         with autocommit as connection:
