@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, has_request_context, request
+from flask.sessions import SessionInterface
 from flask_restful import Api
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import IntegerConverter
 
-from api import logs
+from api import cache, logs
 from api.config import Config
 from api.errors import register_error_handlers
 from api.extensions import cors, db, jwt, limiter, migrate
@@ -57,8 +58,16 @@ def create_app(config: object | None = None) -> Flask:
     app.url_map.converters["int"] = AsciiIntegerConverter
     app.config.from_object(config if config is not None else Config())
     app.json.sort_keys = False
+    app.session_interface = NoCookieSessions()
+    # What every GET's answer depends on besides its URL (conditional_get, api/cache.py).
+    app.config["HTTP_VARY"] = (
+        "Authorization, Origin" if app.config["CORS_ORIGINS"] else "Authorization"
+    )
     app.url_map.strict_slashes = False
     logs.init_app(app)
+    # Before the extensions' hooks: a cached public read skips the rate limiter's check
+    # (reads are not limited) and everything else up to the response's after_request.
+    cache.init_app(app)
 
     register_extensions(app)
     register_routes(app)
@@ -72,6 +81,7 @@ def register_extensions(app: Flask) -> None:
     import api.auth  # JWT loaders and callbacks register on the jwt extension when imported
     import api.models  # noqa: F401  (tables on the metadata before anything uses it)
     import api.services.search  # noqa: F401  (search DDL hooks on the questions table)
+    import api.services.versioning  # noqa: F401  (bank version triggers, after create_all)
 
     db.init_app(app)
     # Registered after Flask-SQLAlchemy's own teardown, so it runs first (reverse order).
@@ -89,6 +99,10 @@ def register_extensions(app: Flask) -> None:
         # Bearer tokens need no cookies; credentials only ever for a list of exact origins.
         supports_credentials=bool(origins) and "*" not in origins,
         max_age=600,
+        # CORS headers answer an Origin: without one (curl, servers, same-origin pages) none
+        # are sent, rather than every allowed origin at once. Vary: Origin (conditional_get)
+        # keeps shared caches from serving one kind of answer for the other.
+        always_send=False,
     )
 
 
@@ -122,22 +136,58 @@ def register_routes(app: Flask) -> None:
     add_routes(api)
 
 
+CONDITIONAL_HEADERS = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_RANGE",
+)
+
+
 def register_http_caching(app: Flask) -> None:
     @app.after_request
     def conditional_get(response: Response) -> Response:
-        """Strong ETags (a hash of the bytes) on every successful GET, 304 on If-None-Match."""
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        if request.method not in ("GET", "HEAD") or response.status_code != 200:
+        """Strong ETags (a hash of the bytes) on every successful GET, 304 on If-None-Match.
+
+        A 304 made from the response cache (api/cache.py) gets the same caching headers as
+        the 200 it stands for.
+        """
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        status = response.status_code
+        if request.method not in ("GET", "HEAD") or status not in (200, 304):
             return response
         if response.direct_passthrough:
             return response
-        if "Cache-Control" not in response.headers:
+        if "Cache-Control" not in headers:
             scope = "private" if "Authorization" in request.headers else "public"
-            response.headers["Cache-Control"] = f"{scope}, no-cache"
-        response.vary.add("Authorization")
+            headers["Cache-Control"] = f"{scope}, no-cache"
+        vary = app.config["HTTP_VARY"]
+        if "Vary" in headers:
+            response.vary.update(vary.split(", "))
+        else:
+            headers["Vary"] = vary
+        if status == 304:
+            return response
         if not response.get_etag()[0]:
             response.add_etag()
-        return response.make_conditional(request)
+            cache.remember(response)
+        environ = request.environ
+        if not any(name in environ for name in CONDITIONAL_HEADERS):
+            return response  # nothing to evaluate: make_conditional would change nothing
+        response.make_conditional(request)
+        # The server dates every response (gunicorn, werkzeug's): a second Date from here
+        # would be a duplicate of a singleton field.
+        headers.pop("Date", None)
+        return response
+
+
+class NoCookieSessions(SessionInterface):
+    """The API keeps no cookie session (tokens travel in headers): none is read or signed."""
+
+    def open_session(self, app: Flask, request) -> None:
+        return None  # Flask substitutes its (empty, unsaved) null session
 
 
 def register_commands(app: Flask) -> None:

@@ -53,6 +53,9 @@ class Config:
     PER_PAGE_MAX = 100
     RANDOM_COUNT_MAX = 50
     SEARCH_QUERY_MAX = 200
+    # Rendered public reads kept per worker, keyed by bank version and URL (api/cache.py);
+    # 0 turns the cache off.
+    RESPONSE_CACHE_MAX_BYTES = 16 * 1024 * 1024
     CORS_ORIGINS: list[str] = []
     LOG_LEVEL = "INFO"
     REDIS_URL: str | None = None
@@ -99,6 +102,9 @@ class Config:
         ):
             setattr(self, key, os.environ.get(key) or getattr(self, key))
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL).upper()
+        cache_bytes = os.environ.get("RESPONSE_CACHE_MAX_BYTES")
+        if cache_bytes:
+            self.RESPONSE_CACHE_MAX_BYTES = int(cache_bytes)
         self.DEBUG = _bool("FLASK_DEBUG", False)
 
 

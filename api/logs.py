@@ -46,35 +46,52 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
 
 
+def request_id_for(given: str | None) -> str:
+    """The caller's X-Request-ID when it is a sane token, else a new one."""
+    return given if given and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def log_request(
+    *, request_id: str, method: str, path: str, status: int, started: float | None, user_id
+) -> None:
+    """The one access line of a request (also written by api/cache.py's fast path)."""
+    access_log.info(
+        "request",
+        extra={
+            "fields": {
+                "request_id": request_id,
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2)
+                if started is not None
+                else None,
+                "user_id": user_id,
+            }
+        },
+    )
+
+
 def init_app(app: Flask) -> None:
     configure_logging(app.config.get("LOG_LEVEL", "INFO"))
 
     @app.before_request
     def _start() -> None:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.request_id = request_id_for(request.headers.get("X-Request-ID"))
         g.started = time.perf_counter()
 
     @app.after_request
     def _log(response: Response) -> Response:
         request_id = getattr(g, "request_id", None) or uuid.uuid4().hex
         response.headers["X-Request-ID"] = request_id
-        started = getattr(g, "started", None)
         # Flask-JWT-Extended keeps the verified token here; unverified tokens are never read.
         claims = getattr(g, "_jwt_extended_jwt", None) or {}
-        access_log.info(
-            "request",
-            extra={
-                "fields": {
-                    "request_id": request_id,
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2)
-                    if started is not None
-                    else None,
-                    "user_id": claims.get("sub"),
-                }
-            },
+        log_request(
+            request_id=request_id,
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            started=getattr(g, "started", None),
+            user_id=claims.get("sub"),
         )
         return response

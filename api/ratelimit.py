@@ -37,6 +37,7 @@ from flask_limiter import ApplicationLimit, Limiter
 
 STATE_KEY = "qbank.limiter"
 WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class _PerApp:
@@ -108,6 +109,13 @@ class AppLimiter(Limiter):
             app.extensions[STATE_KEY] = self._staging
         finally:
             self._staging = None
+
+
+    def _check_request_limit(self, *args: Any, **kwargs: Any) -> None:
+        """Only writes are limited (see above): reads skip the limiter's bookkeeping."""
+        if request.method in SAFE_METHODS:
+            return None
+        return super()._check_request_limit(*args, **kwargs)
 
 
 def _retry_after_only_when_refused(response: Response) -> Response:

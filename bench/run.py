@@ -61,6 +61,7 @@ SIZES = [
 BACKENDS = [
     b.strip() for b in os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",") if b.strip()
 ]
+ENDPOINTS_ENV = os.environ.get("BENCH_ENDPOINTS", "")
 # Past this the remaining (backend, size) combinations are skipped and reported as such.
 MAX_MINUTES = _env_int("BENCH_MAX_MINUTES", 40)
 RATE_LIMIT = "1000000/minute"
@@ -319,15 +320,26 @@ class Endpoint:
     body: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     needs_token: bool = False
+    # Extra environment for the app's server (the baseline is unaffected).
+    env: dict[str, str] = field(default_factory=dict)
 
 
 ENDPOINT_NAMES = [
     "questions page",
     "search",
+    "search uncached",
     "random",
     "one question",
     "304 revalidation",
     "post attempt",
+]
+
+
+# BENCH_ENDPOINTS="search,post attempt" runs only those (development).
+ENDPOINTS_RUN = [
+    name
+    for name in ENDPOINT_NAMES
+    if not ENDPOINTS_ENV or name in {e.strip() for e in ENDPOINTS_ENV.split(",")}
 ]
 
 
@@ -341,6 +353,13 @@ def endpoints(max_id: int) -> list[Endpoint]:
             "search",
             [f"{API}/questions?q={urllib.parse.quote(q)}" for q in SEARCHES],
             200,
+        ),
+        # The same searches with the response cache off: every request runs the query.
+        Endpoint(
+            "search uncached",
+            [f"{API}/questions?q={urllib.parse.quote(q)}" for q in SEARCHES],
+            200,
+            env={"RESPONSE_CACHE_MAX_BYTES": "0"},
         ),
         Endpoint("random", [f"{API}/questions/random?count=10"], 200),
         Endpoint("one question", [f"{API}/questions/{i}" for i in ids], 200),
@@ -575,8 +594,9 @@ def bench_endpoint(
 ) -> Row:
     """The app, then the baseline with a body of the app's size, each under wrk."""
     load1 = os.getloadavg()[0]
-    slug = ep.name.replace(" ", "-")
-    with gunicorn("api:create_app()", env, workdir / f"app-{slug}.log", "/healthz") as app:
+    slug = ep.name.replace(" ", "-").replace(",", "")
+    app_env = dict(env, **ep.env)
+    with gunicorn("api:create_app()", app_env, workdir / f"app-{slug}.log", "/healthz") as app:
         body_bytes, etag = preflight(app, ep)
         if ep.status == 304:
             ep.headers["If-None-Match"] = etag
@@ -685,17 +705,20 @@ def targets(rows: list[Row]) -> list[tuple[bool | None, str]]:
                     f"({revalidate.rps:,.0f} vs {revalidate.base_rps:,.0f}); target >= 0.8",
                 )
             )
-        search = find(backend, 100_000, "search")
-        if search:
-            out.append(
-                (
-                    search.p99_ms < 50,
-                    f"{backend} 100,000: search p99 {search.p99_ms:.1f} ms "
-                    f"(p50 {search.p50_ms:.1f} ms); target < 50 ms",
+        # Judged twice: served as callers meet it (repeated searches come from the response
+        # cache) and with the cache off, where every request runs the full-text query.
+        for name in ("search", "search uncached"):
+            search = find(backend, 100_000, name)
+            if search:
+                out.append(
+                    (
+                        search.p99_ms < 50,
+                        f"{backend} 100,000: {name}: p99 {search.p99_ms:.1f} ms "
+                        f"(p50 {search.p50_ms:.1f} ms); target < 50 ms",
+                    )
                 )
-            )
-        else:
-            out.append((None, f"{backend}: search p99 target needs the 100,000 bank (not run)"))
+            else:
+                out.append((None, f"{backend}: {name} p99 target needs the 100,000 bank"))
         if backend == "postgresql":
             post = find(backend, big, "post attempt")
             if post:
@@ -784,7 +807,7 @@ def bench_backend(wrk: str, backend: str, deadline: float, skipped: list[str]) -
             except Exception as exc:  # the other banks still run; the report says why
                 skipped.append(f"{backend} {size:,}: {type(exc).__name__}: {exc}"[:2000])
                 print(f"bench: {backend} {size} FAILED: {exc}", file=sys.stderr, flush=True)
-        for name in ENDPOINT_NAMES:
+        for name in ENDPOINTS_RUN:
             for bank in banks:
                 if time.monotonic() > deadline:
                     skipped.append(f"{backend} {bank.size:,} {name}: time budget spent")

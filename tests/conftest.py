@@ -89,15 +89,20 @@ def seed_bank_into(app) -> None:
         db.session.remove()
 
 
-@pytest.fixture(scope="session")
-def seeded_url(backend, database_factory) -> str:
-    """A database holding the curated bank, shared by read-only tests."""
-    url = database_factory(backend, "qbank_seeded")
+def seeded_database(database_factory, backend: str, name: str) -> str:
+    """A new database of that name holding the curated bank; its URL."""
+    url = database_factory(backend, name)
     app = build_app(url)
     seed_bank_into(app)
     with app.app_context():
         db.engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def seeded_url(backend, database_factory) -> str:
+    """A database holding the curated bank, shared by read-only tests."""
+    return seeded_database(database_factory, backend, "qbank_seeded")
 
 
 @pytest.fixture(scope="session")

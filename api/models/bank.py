@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -138,3 +139,20 @@ class Question(Timestamped, db.Model):
 def _refresh_search_text(_mapper, _connection, question: Question) -> None:
     """Keep the indexed text in step with every write, whoever makes it."""
     question.search_text = question.compute_search_text()
+
+
+class BankVersion(db.Model):
+    """One row whose `version` every write to the bank's tables replaces, in its transaction.
+
+    Database triggers set it (api/services/versioning.py), so a write from any worker,
+    replica, CLI command or SQL console changes it. It is an opaque random token rather
+    than a counter: a database restored from a backup or rebuilt from scratch never
+    brings back a value that meant different content. Readers use it as a cache key.
+    """
+
+    __tablename__ = "bank_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)

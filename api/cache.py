@@ -1,0 +1,209 @@
+"""Public reads of the bank, rendered once per bank version and kept in each worker.
+
+A question page, a search, one question, the topics and the tags depend only on the
+bank's rows and on the URL. Every write to those rows changes the bank version
+(api/services/versioning.py) in its own transaction, so "the same URL at the same
+version" always renders the same bytes. A worker keeps what it rendered, keyed by
+(version, URL), in a byte-bounded LRU; serving a request again costs one single-row
+read of the version and no rendering, and the stored strong ETag (the hash of those
+bytes, as on every GET) makes a revalidation a 304 without rendering anything either.
+
+Nothing can be served stale: the version is read from the database on every request,
+inside the request's transaction, and a write anywhere (another worker, a replica, the
+CLI, psql) changes it. Entries of older versions are never asked for again and fall out
+of the LRU. Requests that fail (4xx) are never stored: they are rendered each time.
+Responses to writes, random draws, practice and anything per-user are not cached.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from cachetools import LRUCache
+from flask import Flask, Response, current_app, g, request
+from werkzeug.http import parse_etags
+
+from api import logs
+from api.extensions import db
+from api.services import versioning
+
+CACHEABLE_ENDPOINTS = frozenset(
+    {"questionlist", "questionitem", "topiclist", "topicitem", "taglist"}
+)
+# What a stored response keeps; the rest (CORS, Cache-Control, Vary, the request id)
+# depends on the request and is added on the way out as for any response.
+KEPT_HEADERS = ("Content-Type", "ETag", "Link", "X-Total-Count")
+# Rough per-entry bookkeeping (key, headers, objects) counted against the byte budget.
+ENTRY_OVERHEAD = 512
+EXTENSION_KEY = "qbank.response_cache"
+READER_KEY = "qbank.version_reader"
+VERSION_ENVIRON_KEY = "qbank.bank_version"
+STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+    etag: str  # unquoted, as If-None-Match is compared
+    not_modified_headers: tuple[tuple[str, str], ...]
+
+
+class ResponseCache:
+    """A byte-bounded LRU of rendered responses (cachetools), safe across threads."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._entries: LRUCache = LRUCache(
+            maxsize=max_bytes, getsizeof=lambda e: len(e.body) + ENTRY_OVERHEAD
+        )
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Entry | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def put(self, key: tuple, entry: Entry) -> None:
+        with self._lock:
+            try:
+                self._entries[key] = entry
+            except ValueError:  # larger than the whole budget: serve it, don't keep it
+                pass
+
+    @property
+    def size(self) -> int:
+        return int(self._entries.currsize)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def response_cache(app: Flask | None = None) -> ResponseCache | None:
+    return (app or current_app).extensions.get(EXTENSION_KEY)
+
+
+def init_app(app: Flask) -> None:
+    max_bytes = int(app.config.get("RESPONSE_CACHE_MAX_BYTES") or 0)
+    if max_bytes <= 0:
+        return
+    app.extensions[EXTENSION_KEY] = ResponseCache(max_bytes)
+    app.before_request(_serve_cached)
+    app.wsgi_app = FastReads(app, app.wsgi_app)
+
+
+def version_reader(app: Flask) -> versioning.VersionReader:
+    reader = app.extensions.get(READER_KEY)
+    if reader is None:
+        with app.app_context():
+            reader = app.extensions[READER_KEY] = versioning.VersionReader(db.engine)
+    return reader
+
+
+def cache_key(environ: dict, version: int) -> tuple:
+    """The version and the URL as the server received it.
+
+    Scheme, host and root are part of it: the Link header carries absolute URLs.
+    """
+    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+    return (
+        version,
+        environ["wsgi.url_scheme"],
+        host,
+        environ.get("SCRIPT_NAME", ""),
+        environ.get("PATH_INFO", ""),
+        environ.get("QUERY_STRING", ""),
+    )
+
+
+def _current_version(environ: dict, app: Flask) -> int | None:
+    if VERSION_ENVIRON_KEY in environ:  # read once per request, by FastReads
+        return environ[VERSION_ENVIRON_KEY]
+    version = environ[VERSION_ENVIRON_KEY] = version_reader(app).read()
+    return version
+
+
+def _serve_cached() -> Response | None:
+    """A stored rendering of this URL at the bank's current version, if this worker has one.
+
+    This is the path of requests FastReads hands on (those carrying an Origin, for
+    flask-cors to answer): the same entry, served through Flask's hooks.
+    """
+    if request.method not in ("GET", "HEAD") or request.endpoint not in CACHEABLE_ENDPOINTS:
+        return None
+    version = _current_version(request.environ, current_app)
+    if version is None:
+        return None
+    key = cache_key(request.environ, version)
+    entry = response_cache().get(key)
+    if entry is None:
+        g.response_cache_key = key  # remember() stores the rendering
+        return None
+    if request.if_none_match.contains(entry.etag):
+        # What werkzeug's make_conditional would answer: the 200's headers, no body.
+        return Response(status=304, headers=entry.not_modified_headers)
+    return Response(entry.body, status=200, headers=entry.headers)
+
+
+def remember(response: Response) -> None:
+    """Keep a freshly rendered cacheable 200 (called once its ETag is set)."""
+    key = g.pop("response_cache_key", None)
+    if key is None or response.status_code != 200 or response.direct_passthrough:
+        return
+    headers = tuple(
+        (name, response.headers[name]) for name in KEPT_HEADERS if name in response.headers
+    )
+    etag, _weak = response.get_etag()
+    not_modified = tuple((k, v) for k, v in headers if k != "Content-Type")
+    response_cache().put(key, Entry(response.get_data(), headers, etag, not_modified))
+
+
+class FastReads:
+    """WSGI middleware that answers a cached read before Flask builds a request at all.
+
+    A hit costs the version read, a dict lookup and one log line. The answer carries
+    exactly the headers the Flask path gives the same response (api/app.py's
+    conditional_get, api/logs.py), which tests/test_cache.py compares header by header.
+    Requests with an Origin go on to Flask, where flask-cors decides their CORS headers;
+    so does everything that is not a GET or HEAD, or has no entry yet.
+    """
+
+    def __init__(self, app: Flask, wsgi_app) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.cache: ResponseCache = app.extensions[EXTENSION_KEY]
+
+    def __call__(self, environ: dict, start_response):
+        method = environ.get("REQUEST_METHOD")
+        if method not in ("GET", "HEAD") or "HTTP_ORIGIN" in environ:
+            return self.wsgi_app(environ, start_response)
+        started = time.perf_counter()
+        version = _current_version(environ, self.app)
+        entry = None if version is None else self.cache.get(cache_key(environ, version))
+        if entry is None:
+            return self.wsgi_app(environ, start_response)
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match and parse_etags(if_none_match).contains(entry.etag):
+            status, body, headers = 304, b"", list(entry.not_modified_headers)
+        else:
+            status, body, headers = 200, entry.body, list(entry.headers)
+            headers.append(("Content-Length", str(len(body))))
+        request_id = logs.request_id_for(environ.get("HTTP_X_REQUEST_ID"))
+        scope = "private" if "HTTP_AUTHORIZATION" in environ else "public"
+        headers += [
+            ("Cache-Control", f"{scope}, no-cache"),
+            ("Vary", self.app.config["HTTP_VARY"]),
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Request-ID", request_id),
+        ]
+        start_response(STATUS_LINES[status], headers)
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        logs.log_request(
+            request_id=request_id,
+            method=method,
+            path="/" + path.lstrip("/"),
+            status=status,
+            started=started,
+            user_id=None,  # public reads verify no token
+        )
+        return [] if method == "HEAD" or status == 304 else [body]
