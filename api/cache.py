@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cachetools import LRUCache
 from flask import Flask, Response, current_app, g, request
@@ -38,6 +40,7 @@ KEPT_HEADERS = ("Content-Type", "ETag", "Link", "X-Total-Count")
 # Rough per-entry bookkeeping (key, headers, objects) counted against the byte budget.
 ENTRY_OVERHEAD = 512
 EXTENSION_KEY = "qbank.response_cache"
+ID_POOLS_KEY = "qbank.id_pools"
 READER_KEY = "qbank.version_reader"
 VERSION_ENVIRON_KEY = "qbank.bank_version"
 STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}
@@ -51,24 +54,22 @@ class Entry:
     not_modified_headers: tuple[tuple[str, str], ...]
 
 
-class ResponseCache:
-    """A byte-bounded LRU of rendered responses (cachetools), safe across threads."""
+class ByteLRU:
+    """A byte-bounded LRU (cachetools), safe across threads; `sizeof` weighs an entry."""
 
-    def __init__(self, max_bytes: int) -> None:
-        self._entries: LRUCache = LRUCache(
-            maxsize=max_bytes, getsizeof=lambda e: len(e.body) + ENTRY_OVERHEAD
-        )
+    def __init__(self, max_bytes: int, sizeof: Callable[[Any], int]) -> None:
+        self._entries: LRUCache = LRUCache(maxsize=max_bytes, getsizeof=sizeof)
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> Entry | None:
+    def get(self, key: tuple) -> Any:
         with self._lock:
             return self._entries.get(key)
 
-    def put(self, key: tuple, entry: Entry) -> None:
+    def put(self, key: tuple, entry: Any) -> None:
         with self._lock:
             try:
                 self._entries[key] = entry
-            except ValueError:  # larger than the whole budget: serve it, don't keep it
+            except ValueError:  # larger than the whole budget: use it, don't keep it
                 pass
 
     @property
@@ -79,17 +80,26 @@ class ResponseCache:
         return len(self._entries)
 
 
-def response_cache(app: Flask | None = None) -> ResponseCache | None:
+def response_cache(app: Flask | None = None) -> ByteLRU | None:
     return (app or current_app).extensions.get(EXTENSION_KEY)
 
 
+def id_pools(app: Flask | None = None) -> ByteLRU | None:
+    """Matching ids per (bank version, filters), for random draws (services/questions.py)."""
+    return (app or current_app).extensions.get(ID_POOLS_KEY)
+
+
 def init_app(app: Flask) -> None:
+    pool_bytes = int(app.config.get("ID_POOL_MAX_BYTES") or 0)
+    if pool_bytes > 0:
+        app.extensions[ID_POOLS_KEY] = ByteLRU(pool_bytes, lambda ids: ids.itemsize * len(ids))
     max_bytes = int(app.config.get("RESPONSE_CACHE_MAX_BYTES") or 0)
-    if max_bytes <= 0:
-        return
-    app.extensions[EXTENSION_KEY] = ResponseCache(max_bytes)
-    app.before_request(_serve_cached)
-    app.wsgi_app = FastReads(app, app.wsgi_app)
+    if max_bytes > 0:
+        app.extensions[EXTENSION_KEY] = ByteLRU(
+            max_bytes, lambda entry: len(entry.body) + ENTRY_OVERHEAD
+        )
+        app.before_request(_serve_cached)
+        app.wsgi_app = FastReads(app, app.wsgi_app)
 
 
 def version_reader(app: Flask) -> versioning.VersionReader:
@@ -171,7 +181,7 @@ class FastReads:
     def __init__(self, app: Flask, wsgi_app) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
-        self.cache: ResponseCache = app.extensions[EXTENSION_KEY]
+        self.cache: ByteLRU = app.extensions[EXTENSION_KEY]
 
     def __call__(self, environ: dict, start_response):
         method = environ.get("REQUEST_METHOD")

@@ -56,6 +56,9 @@ class Config:
     # Rendered public reads kept per worker, keyed by bank version and URL (api/cache.py);
     # 0 turns the cache off.
     RESPONSE_CACHE_MAX_BYTES = 16 * 1024 * 1024
+    # Ids matching a random draw's filters, kept per worker and bank version (4 bytes
+    # each: the default holds two million); 0 samples through the id index instead.
+    ID_POOL_MAX_BYTES = 8 * 1024 * 1024
     CORS_ORIGINS: list[str] = []
     LOG_LEVEL = "INFO"
     REDIS_URL: str | None = None
@@ -102,9 +105,9 @@ class Config:
         ):
             setattr(self, key, os.environ.get(key) or getattr(self, key))
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL).upper()
-        cache_bytes = os.environ.get("RESPONSE_CACHE_MAX_BYTES")
-        if cache_bytes:
-            self.RESPONSE_CACHE_MAX_BYTES = int(cache_bytes)
+        for key in ("RESPONSE_CACHE_MAX_BYTES", "ID_POOL_MAX_BYTES"):
+            if os.environ.get(key):
+                setattr(self, key, int(os.environ[key]))
         self.DEBUG = _bool("FLASK_DEBUG", False)
 
 

@@ -110,7 +110,6 @@ class AppLimiter(Limiter):
         finally:
             self._staging = None
 
-
     def _check_request_limit(self, *args: Any, **kwargs: Any) -> None:
         """Only writes are limited (see above): reads skip the limiter's bookkeeping."""
         if request.method in SAFE_METHODS:

@@ -27,7 +27,7 @@ from sqlalchemy import text
 
 from api.extensions import db
 from api.services.generate import TAGS, TOPICS, WORDS, generate_bank
-from tests.conftest import QueryCounter, build_app
+from tests.conftest import QueryCounter, build_app, temporary_app
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +40,9 @@ WORD = "redis"
 # Statements per request, whatever the page size or draw count:
 QUESTION_LIST_STATEMENTS = 4  # total, page (ids through an index + rows by id), topics, tags
 RANDOM_STATEMENTS = 5  # id bounds + capped count, ids or id probes, rows, topics, tags
+POOLED_RANDOM_STATEMENTS = 4  # bank version, rows, topics, tags (after the pool's first read)
+# A search ranked by relevance: on PostgreSQL the page query also counts (a window count).
+SEARCH_LIST_STATEMENTS = {"sqlite": 4, "postgresql": 3}
 TOPIC_LIST_STATEMENTS = 2  # total, page with per-topic counts
 TAG_LIST_STATEMENTS = 2  # total, page with per-tag counts
 
@@ -167,13 +170,22 @@ def _occurrences(question: dict, word: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def bank(backend, database_factory) -> Iterator[Bank]:
-    app = build_app(database_factory(backend, "qbank_scale"))
+def bank_url(backend, database_factory) -> str:
+    url = database_factory(backend, "qbank_scale")
+    app = build_app(url)
     with app.app_context():
         assert generate_bank(count=SCALE) == SCALE
-        engine = db.engine
-    yield Bank(backend, app, engine)
-    engine.dispose()
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def bank(backend, bank_url) -> Iterator[Bank]:
+    """The app with its caches off: every request runs its SQL, which is what is examined."""
+    with temporary_app(bank_url, RESPONSE_CACHE_MAX_BYTES=0, ID_POOL_MAX_BYTES=0) as app:
+        with app.app_context():
+            engine = db.engine
+        yield Bank(backend, app, engine)
 
 
 def test_gen_bank_command(backend, database_factory):
@@ -211,7 +223,8 @@ def test_search_uses_the_full_text_index(bank):
     calls = [
         (s, p) for s, p in capture.calls() if "questions_fts" in s or "questions.search_tsv" in s
     ]
-    assert len(calls) == 2, capture.statements  # the total and the page
+    # The total and the page; on PostgreSQL the page query also counts (a window count).
+    assert len(calls) == SEARCH_LIST_STATEMENTS[bank.backend] - 2, capture.statements
     for statement, parameters in calls:
         plan = bank.explain(statement, parameters)
         if bank.backend == "sqlite":
@@ -424,6 +437,31 @@ def test_random_probes_ids_through_an_index(bank, query):
             assert {n["Index Name"] for n in scans} == {"pk_questions"}, plan
 
 
+@pytest.mark.parametrize("query", ["", "type=open", f"topic={TOPIC}"], ids=["all", "open", "topic"])
+def test_random_draws_from_an_id_pool_read_once_per_version(bank, bank_url, query):
+    """With the pools on (the default), the matching ids are read once, then only sampled.
+
+    The one read is of the ids alone (an index, no rows); later draws read the bank
+    version and the rows drawn.
+    """
+    with temporary_app(bank_url, RESPONSE_CACHE_MAX_BYTES=0) as app:
+        with app.app_context():
+            pooled = Bank(bank.backend, app, db.engine)
+        first, capture = pooled.get(f"{URL}/random?count=10&{query}")
+        assert len(capture.statements) == POOLED_RANDOM_STATEMENTS + 1, capture.statements
+        _only(capture.calls(), lambda s: s.startswith("SELECT questions.id \nFROM"))
+        seen: set[int] = set()
+        for _ in range(5):
+            response, capture = pooled.get(f"{URL}/random?count=10&{query}&exclude=1&exclude=2")
+            drawn = [q["id"] for q in response.get_json()["data"]]
+            assert len(set(drawn)) == 10 and not {1, 2} & set(drawn)
+            assert len(capture.statements) == POOLED_RANDOM_STATEMENTS, capture.statements
+            assert "bank_version" in capture.statements[0]
+            seen.update(drawn)
+        assert len(seen) > 40  # draws differ
+    assert len(first.get_json()["data"]) == 10
+
+
 # --------------------------------------------------------------------------- statement counts
 
 
@@ -432,7 +470,7 @@ def test_random_probes_ids_through_an_index(bank, query):
     [
         (f"{URL}?per_page={{n}}", (1, 10, 100), QUESTION_LIST_STATEMENTS),
         (f"{URL}?per_page={{n}}&page=7&sort=-updated_at", (1, 10, 100), QUESTION_LIST_STATEMENTS),
-        (f"{URL}?per_page={{n}}&q={WORD}&topic={TOPIC}", (1, 10, 100), QUESTION_LIST_STATEMENTS),
+        (f"{URL}?per_page={{n}}&q={WORD}&topic={TOPIC}", (1, 10, 100), SEARCH_LIST_STATEMENTS),
         ("/api/v1/topics?per_page={n}", (1, 10, 100), TOPIC_LIST_STATEMENTS),
         ("/api/v1/tags?per_page={n}", (1, 10, 100), TAG_LIST_STATEMENTS),
         ("/api/v1/tags?per_page={n}&sort=-question_count", (1, 10, 100), TAG_LIST_STATEMENTS),
@@ -455,6 +493,8 @@ def test_random_probes_ids_through_an_index(bank, query):
     ],
 )
 def test_statement_count_does_not_grow_with_the_page(bank, path, sizes, expected):
+    if isinstance(expected, dict):
+        expected = expected[bank.backend]
     counts = {}
     for n in sizes:
         response, capture = bank.get(path.format(n=n))

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import astuple, dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Select, func, select, union
 from sqlalchemy.orm import selectinload
 
+from api.cache import id_pools
 from api.errors import NotFound
 from api.extensions import db
 from api.models import Question, QuestionTag, QuestionTopic, Tag, Topic
 from api.models.bank import DIFFICULTIES
-from api.services.search import apply_search
+from api.services import versioning
+from api.services.search import apply_search, index_search
 
 SORTS = {
     "id": (Question.id,),
@@ -79,7 +82,7 @@ def _filtered(filters: QuestionFilters, columns) -> tuple[Select, object | None]
 def list_questions(
     *, filters: QuestionFilters, sort: str | None, page: int, per_page: int
 ) -> tuple[list[Question], int]:
-    """One page of matching questions and the total: always four queries, whatever the size.
+    """One page of matching questions and the total, in a fixed number of queries.
 
     The page is found by a "deferred join": an inner query walks only the ids and sort
     keys in index order (an index-only scan of a composite index such as
@@ -87,32 +90,61 @@ def list_questions(
     `per_page` rows found are then read in full by primary key. Deep pages thus skip
     index entries, never whole rows, and nothing sorts the table. The page is put back
     in order in Python from the sort keys the inner query returns, so the outer query
-    needs no ORDER BY (and no sort) at all.
+    needs no ORDER BY (and no sort) at all. Four queries: count, page, topics, tags.
+
+    A search ordered by relevance has to rank every match anyway. On PostgreSQL its inner
+    query also counts them (a window count) instead of a second pass over the matches:
+    three queries, plus a count only for a page past the last. On SQLite, bm25() cannot
+    run under a window function; there a search with no other filter is matched, ranked
+    and counted in the full-text index alone, without reading the questions table.
     """
     stmt, rank = _filtered(filters, [Question.id])
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    if sort in (None, "relevance") and rank is not None:
+    ranked = sort in (None, "relevance") and rank is not None
+    indexed = None
+    if ranked and filters == QuestionFilters(q=filters.q):
+        indexed = index_search(filters.q, db.engine.dialect.name)
+    if indexed is not None:
+        stmt, keys, descending = indexed.ids, list(indexed.keys), False
+    elif ranked:
         keys, descending = [rank, Question.id], False
     else:
         key = sort or "id"
         descending = key.startswith("-")
         keys = list(SORTS[key.lstrip("-")])
     labelled = [k.label(f"sort_{i}") for i, k in enumerate(keys)]
+    window_count = ranked and db.engine.dialect.name == "postgresql"
+    counted = [func.count().over().label("total")] if window_count else []
     page_ids = (
-        stmt.add_columns(*labelled)
+        stmt.add_columns(*labelled, *counted)
         .order_by(*(k.desc() if descending else k for k in keys))
         .limit(per_page)
         .offset((page - 1) * per_page)
         .subquery("page")
     )
     sort_columns = [page_ids.c[k.name] for k in labelled]
+    total_column = [page_ids.c.total] if window_count else []
+    if window_count:
+        total = None
+    elif indexed is not None:
+        total = int(db.session.scalar(indexed.count) or 0)
+    else:
+        total = _count(stmt)
     rows = db.session.execute(
         _with_relations(
-            select(Question, *sort_columns).join(page_ids, page_ids.c.id == Question.id)
+            select(Question, *sort_columns, *total_column).join(
+                page_ids, page_ids.c.id == Question.id
+            )
         )
     ).all()
-    rows.sort(key=lambda row: tuple(row[1:]), reverse=descending)
+    if window_count:
+        total = rows[0].total if rows else (_count(stmt) if page > 1 else 0)
+    width = len(sort_columns)
+    rows.sort(key=lambda row: tuple(row[1 : 1 + width]), reverse=descending)
     return [row[0] for row in rows], int(total or 0)
+
+
+def _count(ids: Select) -> int:
+    return int(db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0)
 
 
 def get_question(question_id: int) -> Question:
@@ -127,10 +159,50 @@ def get_question(question_id: int) -> Question:
 def random_questions(*, filters: QuestionFilters, count: int) -> list[Question]:
     """`count` distinct random questions matching the filters, without ORDER BY RANDOM().
 
-    Small match sets are sampled exactly from their ids. Large ones are sampled by
-    random points in the id range, each resolved to the next matching id through
-    the primary-key index, so the cost grows with `count`, not with the table.
+    Each worker keeps the ids matching a set of filters, per bank version, in a compact
+    array (api/cache.py `id_pools`): a draw then reads one row for the version, samples
+    the array exactly and uniformly, and loads the questions drawn, whatever the size of
+    the bank. Building an array reads the matching ids once (an index scan, no rows).
+    With the pools off, draws sample through the index instead (`_sample_in_database`).
     """
+    pools = id_pools()
+    version = versioning.current() if pools is not None else None
+    if version is None:
+        chosen = _sample_in_database(filters, count)
+    else:
+        # `exclude` varies from call to call (quizzes): applied to the draw, not the pool.
+        pooled = replace(filters, exclude=[])
+        key = (version, *(tuple(v) if isinstance(v, list) else v for v in astuple(pooled)))
+        ids = pools.get(key)
+        if ids is None:
+            ids = array("i", db.session.scalars(matching_ids(pooled)))
+            pools.put(key, ids)
+        chosen = _sample_excluding(ids, count, set(filters.exclude))
+    if not chosen:
+        return []
+    found = {
+        q.id: q
+        for q in db.session.scalars(
+            _with_relations(select(Question).where(Question.id.in_(chosen)))
+        )
+    }
+    return [found[i] for i in chosen if i in found]
+
+
+def _sample_excluding(ids: Sequence[int], count: int, excluded: set[int]) -> list[int]:
+    """A uniform draw of `count` ids not in `excluded`.
+
+    The first `count` non-excluded ids of a uniformly random arrangement are a uniform
+    draw; a sample `len(excluded)` longer always holds that many (or all there are).
+    """
+    drawn = _rng.sample(ids, min(len(ids), count + len(excluded)))
+    return [i for i in drawn if i not in excluded][:count]
+
+
+def _sample_in_database(filters: QuestionFilters, count: int) -> list[int]:
+    """Small match sets are sampled exactly from their ids; large ones by random points in
+    the id range, each resolved to the next matching id through the primary-key index, so
+    the cost grows with `count`, not with the table."""
     ids_stmt, _ = _filtered(filters, [Question.id])
     cap = max(count, EXACT_SAMPLE_LIMIT)
     # One statement, three independent scalar subqueries, so that each can use an index:
@@ -147,16 +219,8 @@ def random_questions(*, filters: QuestionFilters, count: int) -> list[Question]:
         return []
     if total <= cap:
         all_ids = list(db.session.scalars(ids_stmt))
-        chosen = _rng.sample(all_ids, min(count, len(all_ids)))
-    else:
-        chosen = _sample_by_id_range(filters, low, high, count)
-    found = {
-        q.id: q
-        for q in db.session.scalars(
-            _with_relations(select(Question).where(Question.id.in_(chosen)))
-        )
-    }
-    return [found[i] for i in chosen if i in found]
+        return _rng.sample(all_ids, min(count, len(all_ids)))
+    return _sample_by_id_range(filters, low, high, count)
 
 
 def _sample_by_id_range(filters: QuestionFilters, low: int, high: int, count: int) -> list[int]:

@@ -8,6 +8,7 @@ that as-you-type search works. Results are ranked by relevance (bm25 / ts_rank).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import DDL, ColumnElement, Select, event, false, func, literal_column, select, text
 from sqlalchemy.engine import Connection
@@ -84,6 +85,41 @@ def search_terms(q: str) -> list[str]:
     return kept or words
 
 
+def _sqlite_match(terms: list[str]) -> str:
+    match = " ".join(f'"{t}"' for t in terms[:-1])
+    return f'{match} "{terms[-1]}"*'.strip()
+
+
+@dataclass(frozen=True)
+class IndexSearch:
+    """A search answered from the full-text index alone (see `index_search`)."""
+
+    count: Select  # SELECT count(*) of the matches
+    ids: Select  # SELECT of the matching ids (column `id`), to be ordered by the keys
+    keys: tuple[ColumnElement, ...]  # relevance, then id: ascending, best first
+
+
+def index_search(q: str, dialect: str) -> IndexSearch | None:
+    """A relevance-ordered search with no other filter, on SQLite: the index does it all.
+
+    Counting and ranking then never touch the questions table, whose rows (holding the
+    full text) are costly to visit by the thousand; only the page's rows are read
+    afterwards. None where that does not apply (PostgreSQL keeps its tsvector in the
+    table; nothing searchable in `q`).
+    """
+    terms = search_terms(q)
+    if dialect != "sqlite" or not terms:
+        return None
+    match = text("questions_fts MATCH :fts_query").bindparams(fts_query=_sqlite_match(terms))
+    rowid = literal_column("questions_fts.rowid")
+    fts = text("questions_fts")
+    return IndexSearch(
+        count=select(func.count()).select_from(fts).where(match),
+        ids=select(rowid.label("id")).select_from(fts).where(match),
+        keys=(literal_column("bm25(questions_fts)"), rowid),
+    )
+
+
 def apply_search(stmt: Select, q: str, dialect: str) -> tuple[Select, ColumnElement]:
     """Restrict `stmt` to questions matching `q`; returns it with an ORDER BY-ready rank.
 
@@ -94,8 +130,7 @@ def apply_search(stmt: Select, q: str, dialect: str) -> tuple[Select, ColumnElem
         # Nothing searchable (only punctuation): an empty result, not a syntax error.
         return stmt.where(false()), Question.id
     if dialect == "sqlite":
-        match = " ".join(f'"{t}"' for t in terms[:-1])
-        match = f'{match} "{terms[-1]}"*'.strip()
+        match = _sqlite_match(terms)
         fts = (
             select(
                 literal_column("rowid").label("question_id"),
