@@ -7,7 +7,11 @@ the callbacks below, whatever TESTING or DEBUG say.
 
 The user is loaded from the database on every authenticated request, and authorisation
 uses that row's role, not the token's `role` claim: a demotion or a deleted account takes
-effect on the next request, not when the token expires.
+effect on the next request, not when the token expires. With the database revocation list
+the session check reads the user's row in the same statement (one round trip, not two).
+
+A token is decoded (signature, expiry, claims) at most once per request, although both
+the write rate limit's key (api/ratelimit.py) and the resource's verification decode it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, g, has_request_context, request
 from flask_jwt_extended import get_current_user, get_jwt, verify_jwt_in_request
 
 from api.errors import Forbidden, problem_response
@@ -35,6 +39,39 @@ _REASONS = {
     "The specified alg value is not allowed": "The token's algorithm is not accepted; "
     "tokens are HS256.",
 }
+
+
+DECODED_KEY = "qbank.jwt_decoded"
+
+
+def _decode_once_per_request(decode: Callable[..., dict]) -> Callable[..., dict]:
+    """Wrap Flask-JWT-Extended's decoder so that a request decodes each token only once.
+
+    Both `decode_token` (the rate limit's key function, before the view) and
+    `verify_jwt_in_request` end in `JWTManager._decode_jwt_from_config`; without this the
+    signature and claims of every authenticated write were checked twice. Only successful
+    decodes are kept, so a bad token fails the same way every time. The memo lives in the
+    WSGI environ, not on `g`: an app context (and its `g`) can outlive one request in tests.
+    """
+
+    @wraps(decode)
+    def decode_memoised(
+        encoded_token: str, csrf_value: str | None = None, allow_expired: bool = False
+    ) -> dict:
+        if not has_request_context():
+            return decode(encoded_token, csrf_value, allow_expired)
+        memo = request.environ.setdefault(DECODED_KEY, {})
+        key = (encoded_token, csrf_value, allow_expired)
+        claims = memo.get(key)
+        if claims is None:
+            claims = memo[key] = decode(encoded_token, csrf_value, allow_expired)
+        return dict(claims)  # each caller its own dict, as from a fresh decode
+
+    return decode_memoised
+
+
+# On the instance (the extension is one object shared by every app), once, at import.
+jwt._decode_jwt_from_config = _decode_once_per_request(jwt._decode_jwt_from_config)
 
 
 def _challenge(error: str | None = None, description: str | None = None) -> str:
@@ -121,23 +158,40 @@ def _has_our_claims(_header: dict, data: dict) -> bool:
     return isinstance(data.get("sid"), str) and bool(data["sid"])
 
 
+def _user_id(data: dict) -> int | None:
+    """The account a token names, or None when its `sub` cannot be a user id."""
+    try:
+        user_id = int(data["sub"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return user_id if 0 < user_id < 2**31 else None
+
+
 @jwt.token_in_blocklist_loader
 def _is_revoked(_header: dict, data: dict) -> bool:
-    """Revoked sessions; the store failing is a 503, never a pass (fail closed)."""
+    """Revoked sessions; the store failing is a 503, never a pass (fail closed).
+
+    The database store reads the token's user in the same statement; it is kept for
+    `_load_user`, which Flask-JWT-Extended calls next, in the same verification.
+    """
     sid = data.get("sid")
     if not isinstance(sid, str):
         return False  # _has_our_claims refuses it next
-    return revocation.is_revoked(sid=sid)
+    checked = revocation.check(sid=sid, user_id=_user_id(data))
+    if checked.user is not None:
+        g.qbank_session_user = checked.user
+    return checked.revoked
 
 
 @jwt.user_lookup_loader
 def _load_user(_header: dict, data: dict) -> User | None:
-    try:
-        user_id = int(data["sub"])
-    except (TypeError, ValueError):
+    user_id = _user_id(data)
+    if user_id is None:
         return None
-    if not 0 < user_id < 2**31:
-        return None
+    # Taken, not read: a user read along with another token's check is never reused.
+    user = g.pop("qbank_session_user", None)
+    if user is not None and user.id == user_id:
+        return user
     return db.session.get(User, user_id)
 
 

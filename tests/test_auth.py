@@ -535,6 +535,26 @@ def test_deleted_users_token_is_401(any_app):
     )
 
 
+def test_a_write_checks_its_token_once(test_app, monkeypatch):
+    """The write limit's key (before the view) and the view's verification both need the
+    claims: one decode serves both. (Counted at Flask-JWT-Extended's verifying decode.)"""
+    import flask_jwt_extended.jwt_manager as manager
+
+    verified = []
+    decode = manager._decode_jwt
+    monkeypatch.setattr(manager, "_decode_jwt", lambda **kw: verified.append(1) or decode(**kw))
+    client = test_app.test_client()
+    headers = bearer(register(client).get_json()["access_token"])
+    verified.clear()
+    response = client.patch("/api/v1/me", json={"display_name": "Once"}, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["display_name"] == "Once"
+    assert len(verified) == 1
+    verified.clear()
+    assert client.get("/api/v1/me", headers=headers).status_code == 200  # a read: no limit
+    assert len(verified) == 1
+
+
 # --------------------------------------------------------------------------- roles
 
 

@@ -11,11 +11,12 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, null, select
 
 from api.extensions import db
 from api.models import Attempt, IdempotencyRecord, Quiz, ReviewState
-from tests.conftest import build_app, login_headers, make_user, seed_bank_into
+from api.services import practice
+from tests.conftest import QueryCounter, build_app, login_headers, make_user, seed_bank_into
 
 V1 = "/api/v1"
 Q = f"{V1}/questions"
@@ -637,6 +638,53 @@ def test_the_new_question_day_starts_at_the_learners_midnight(limited_app):
     utc_learner = new_learner(limited_app)
     assert batch(client, utc_learner, *items).status_code == 201
     assert review(client, utc_learner)["meta"]["new_today_remaining"] in (0, 3)
+
+
+def test_a_first_attempt_that_lost_the_race_for_the_card_moves_the_winners_card_on(
+    bank_app, client, learner, slugs, backend, monkeypatch
+):
+    """Two first attempts on one card in parallel: both read no card, one inserts it. The
+    other's insert does nothing, so it locks the winner's card and reviews that instead.
+    The race is staged: the second attempt reads the card as if it were not there yet."""
+    qid = slugs["what-is-jinja2"]
+    first = created(attempt(client, learner, qid, self_rating="good"))
+    uid = user_id(client, learner)
+    questions = practice._questions
+    before_the_winner = select(
+        *practice._QUESTION_COLUMNS,
+        null().label("card"),
+        null().label("reviews"),
+        null().label("lapses"),
+    ).where(questions.c.id == bindparam("card_question_id"))
+    monkeypatch.setitem(practice._QUESTION_AND_CARD, backend, before_the_winner)
+    second = created(attempt(client, learner, qid, self_rating="again"))
+    monkeypatch.undo()
+    assert second["grade"]["passed"] is False
+    with bank_app.app_context():
+        card = db.session.get(ReviewState, (uid, qid))
+        assert (card.reviews, card.lapses, card.last_passed) == (2, 1, False)
+        assert card.first_reviewed_at == when(first["answered_at"])
+        assert card.last_reviewed_at == when(second["answered_at"])
+        assert card.due == when(second["next_review_at"])
+        db.session.remove()
+    assert attempts_total(client, learner, question_id=qid) == 2
+
+
+def test_an_attempt_takes_a_fixed_number_of_statements(bank_app, client, learner, slugs):
+    """The session check with the user, the question with the card, the card's write and the
+    attempt's insert; a keyed attempt also looks up and stores its replay record."""
+    qid = slugs["what-is-flask"]
+
+    def statements(**headers) -> list[str]:
+        with bank_app.app_context():
+            with QueryCounter(db.engine) as counter:
+                created(attempt(client, {**learner, **headers}, qid, self_rating="good"))
+        return counter.statements
+
+    first, review = statements(), statements()
+    assert len(first) == len(review) == 4, first + review
+    assert not [s for s in first + review if "topics" in s or "tags" in s]
+    assert len(statements(**{"Idempotency-Key": "counted"})) == 6
 
 
 # --- idempotency ---------------------------------------------------------------------------

@@ -128,6 +128,23 @@ class Question(Timestamped, db.Model):
     def difficulty_name(self) -> str:
         return DIFFICULTIES[self.difficulty - 1]
 
+    # Read paths load topic and tag slugs in one plain query and set them here, rather than
+    # loading Topic and Tag objects (services/questions.py `_attach_slugs`).
+    _topic_slugs = None  # list[str] when set; not a column
+    _tag_slugs = None
+
+    @property
+    def topic_slugs(self) -> list[str]:
+        if self._topic_slugs is not None:
+            return self._topic_slugs
+        return [t.slug for t in self.topics]
+
+    @property
+    def tag_slugs(self) -> list[str]:
+        if self._tag_slugs is not None:
+            return self._tag_slugs
+        return [t.slug for t in self.tags]
+
     def compute_search_text(self) -> str:
         parts = [self.prompt or "", *(self.alternate_prompts or []), self.answer or ""]
         parts.extend(self.key_points or [])

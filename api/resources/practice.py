@@ -51,12 +51,10 @@ def _idempotency_key() -> str | None:
 def _once(action, body) -> tuple:
     """Run a keyed POST at most once; a replay says so in `Idempotent-Replayed`."""
     user = current_user()
-    outcome = run_once(
-        user_id=user.id,
-        key=_idempotency_key(),
-        fingerprint=request_fingerprint(request.method, request.path, body),
-        action=action,
-    )
+    key = _idempotency_key()
+    # Only a keyed request is ever compared with another: only it needs the hash.
+    fingerprint = "" if key is None else request_fingerprint(request.method, request.path, body)
+    outcome = run_once(user_id=user.id, key=key, fingerprint=fingerprint, action=action)
     headers = dict(NO_STORE)
     if outcome.location:
         headers["Location"] = outcome.location
@@ -88,7 +86,7 @@ class QuestionAttempts(Resource):
                 user_id=user.id, question_id=question_id, data=data
             )
             return Outcome(
-                201, _reply(attempt, question), url_for("attemptitem", attempt_id=attempt.id)
+                201, _reply(attempt, question), url_for("attemptitem", attempt_id=attempt["id"])
             )
 
         return _once(action, request.get_json())

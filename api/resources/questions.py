@@ -99,7 +99,9 @@ class QuestionItem(Resource):
     def get(self, question_id: int):
         """Read one question; its answer only with include=answer."""
         args = parse_args(question_item_args)
-        question = _get(question_id)
+        if question_id > MAX_ID:
+            raise NotFound(f"There is no question {question_id}.")
+        question = service.read_question(question_id)
         schema = question_with_answer_schema if "answer" in args["include"] else question_schema
         return schema.dump(question)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow.utils import get_value
 
 from api.schemas.bank import JsonInteger, WholeSlug
 from api.schemas.common import PageArgs, QueryInteger, SafeString
@@ -102,7 +103,17 @@ class GradeSchema(Schema):
     feedback = fields.String()
 
 
+grade_schema = GradeSchema()
+
+
+def _grade(attempt) -> dict:
+    """The grading columns of an attempt (a model or the dict of a row just inserted)."""
+    return grade_schema.dump({name: get_value(attempt, name) for name in grade_schema.fields})
+
+
 class AttemptSchema(Schema):
+    """An attempt: an Attempt, or the mapping of columns services.practice just stored."""
+
     id = fields.Integer()
     question_id = fields.Integer()
     question_version = fields.Integer()
@@ -111,18 +122,8 @@ class AttemptSchema(Schema):
     answer = fields.String(attribute="answer_text", allow_none=True)
     choices = fields.List(fields.Integer(), attribute="selected_choices", allow_none=True)
     self_rating = fields.String(allow_none=True)
-    grade = fields.Function(
-        lambda a: GradeSchema().dump(
-            {
-                "score": a.score,
-                "passed": a.passed,
-                "matched": a.matched,
-                "missed": a.missed,
-                "feedback": a.feedback,
-            }
-        )
-    )
-    rating = fields.Function(lambda a: RATING_NAMES[a.rating])
+    grade = fields.Function(_grade)
+    rating = fields.Function(lambda a: RATING_NAMES[get_value(a, "rating")])
     answered_at = fields.AwareDateTime()
     created_at = fields.AwareDateTime()
     next_review_at = fields.AwareDateTime(attribute="next_due_at")

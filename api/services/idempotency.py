@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from api.errors import InvalidBody
@@ -37,15 +37,22 @@ def request_fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _stored(user_id: int, key: str) -> IdempotencyRecord | None:
-    return db.session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
-        )
-    )
+# Core statements built once: a keyed POST runs both (the ORM would add a load and a flush).
+_records = IdempotencyRecord.__table__
+_STORED = select(
+    _records.c.request_hash, _records.c.status, _records.c.body, _records.c.location
+).where(
+    _records.c.user_id == bindparam("record_user_id"), _records.c.key == bindparam("record_key")
+)
+_INSERT = insert(_records)
 
 
-def _replay(record: IdempotencyRecord, fingerprint: str) -> Outcome:
+def _stored(user_id: int, key: str) -> Row | None:
+    params = {"record_user_id": user_id, "record_key": key}
+    return db.session.connection().execute(_STORED, params).first()
+
+
+def _replay(record: Row, fingerprint: str) -> Outcome:
     if record.request_hash != fingerprint:
         raise InvalidBody(
             "This Idempotency-Key was used for a different request; use a new key.",
@@ -70,15 +77,16 @@ def run_once(
     try:
         outcome = action()
         if key is not None:
-            db.session.add(
-                IdempotencyRecord(
-                    user_id=user_id,
-                    key=key,
-                    request_hash=fingerprint,
-                    status=outcome.status,
-                    body=outcome.body,
-                    location=outcome.location,
-                )
+            db.session.connection().execute(
+                _INSERT,
+                {
+                    "user_id": user_id,
+                    "key": key,
+                    "request_hash": fingerprint,
+                    "status": outcome.status,
+                    "body": outcome.body,
+                    "location": outcome.location,
+                },
             )
         db.session.commit()
     except IntegrityError:

@@ -1,6 +1,6 @@
 """Practice: graded attempts that move each learner's FSRS card on, and quizzes.
 
-Functions here flush but never commit: the idempotency wrapper (services/idempotency.py)
+Functions here write but never commit: the idempotency wrapper (services/idempotency.py)
 commits the work together with its replay record, so one request is one transaction.
 Concurrent attempts on one learner's card are serialised: a row lock on PostgreSQL,
 and on SQLite write requests start with BEGIN IMMEDIATE (api/app.py).
@@ -12,20 +12,21 @@ import random
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, and_, bindparam, func, insert, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from api.errors import Conflict, InvalidBody, NotFound
 from api.extensions import db
 from api.models import Attempt, Question, QuestionTopic, Quiz, QuizQuestion, ReviewState, Topic
 from api.models.types import utcnow
 from api.services import grading, scheduling
-from api.services.questions import QuestionFilters, get_question, matching_ids
+from api.services.questions import QuestionFilters, matching_ids
 
 _rng = random.SystemRandom()
 
 
-def grade(question: Question, data: dict[str, Any]) -> tuple[str, grading.Grade | None, Any]:
+def grade(question: Question | Row, data: dict[str, Any]) -> tuple[str, grading.Grade | None, Any]:
     """Which kind of attempt this is, and its grade (None for a self-rating)."""
     if data.get("self_rating") is not None:
         return "self_rating", None, scheduling.rating_for(self_rating=data["self_rating"])
@@ -58,14 +59,66 @@ def grade(question: Question, data: dict[str, Any]) -> tuple[str, grading.Grade 
     return "free_text", result, scheduling.rating_for(score=result.score)
 
 
-def _locked_state(user_id: int, question_id: int) -> ReviewState | None:
-    """The learner's card for the question, locked for this transaction where that exists."""
-    stmt = select(ReviewState).where(
-        ReviewState.user_id == user_id, ReviewState.question_id == question_id
+# An attempt is on the hot path of the API. Its statements are Core, on the tables, built
+# once with bound parameters, and read only the columns they use: building a statement
+# costs more than running it, and ORM loading and flushing cost more again.
+_questions = Question.__table__
+_states = ReviewState.__table__
+_attempts = Attempt.__table__
+
+_QUESTION_COLUMNS = (
+    _questions.c.version,
+    _questions.c.type,
+    _questions.c.choices,
+    _questions.c.correct_choices,
+    _questions.c.key_points,
+    _questions.c.answer,
+    _questions.c.note,
+)
+_CARD_COLUMNS = (_states.c.card, _states.c.reviews, _states.c.lapses)
+_THIS_CARD = (
+    _states.c.user_id == bindparam("card_user_id"),
+    _states.c.question_id == bindparam("card_question_id"),
+)
+_CARD = select(*_CARD_COLUMNS).where(*_THIS_CARD)
+# The question and the learner's card for it in one round trip. On PostgreSQL the card is
+# locked (FOR UPDATE, in a LATERAL subquery: the nullable side of an outer join cannot be
+# locked directly); on SQLite BEGIN IMMEDIATE has already locked the whole database.
+_card_locked = (
+    select(*_CARD_COLUMNS)
+    .where(_states.c.user_id == bindparam("card_user_id"))
+    .where(_states.c.question_id == _questions.c.id)
+    .with_for_update()
+    .lateral("card")
+)
+_QUESTION_AND_CARD = {
+    "postgresql": select(
+        *_QUESTION_COLUMNS, _card_locked.c.card, _card_locked.c.reviews, _card_locked.c.lapses
     )
-    if db.engine.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return db.session.scalar(stmt)
+    .select_from(_questions.outerjoin(_card_locked, true()))
+    .where(_questions.c.id == bindparam("card_question_id")),
+    "sqlite": select(*_QUESTION_COLUMNS, _states.c.card, _states.c.reviews, _states.c.lapses)
+    .select_from(
+        _questions.outerjoin(
+            _states,
+            and_(
+                _states.c.user_id == bindparam("card_user_id"),
+                _states.c.question_id == _questions.c.id,
+            ),
+        )
+    )
+    .where(_questions.c.id == bindparam("card_question_id")),
+}
+_CARD_LOCKED = {"postgresql": _CARD.with_for_update(), "sqlite": _CARD}
+# A first card, unless a concurrent first attempt inserted it already. On PostgreSQL the
+# losing insert waits for the winner's commit and then inserts nothing; a new row stays
+# locked by its inserting transaction until commit. (SQLite's write lock rules the race out.)
+_INSERT_CARD = {
+    "postgresql": pg_insert(_states).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(_states).on_conflict_do_nothing(),
+}
+_UPDATE_CARD = update(_states).where(*_THIS_CARD)
+_INSERT_ATTEMPT = insert(_attempts)
 
 
 def _own_quiz(user_id: int, quiz_id: int) -> Quiz:
@@ -77,9 +130,18 @@ def _own_quiz(user_id: int, quiz_id: int) -> Quiz:
 
 def record_attempt(
     *, user_id: int, question_id: int, data: dict[str, Any], answered_at: datetime | None = None
-) -> tuple[Attempt, Question]:
-    """Grade one attempt, move the learner's card on, and store both (flushed, not committed)."""
-    question = get_question(question_id)
+) -> tuple[dict[str, Any], Row]:
+    """Grade one attempt, move the learner's card on, and store both (not committed).
+
+    Returns the stored attempt's columns (for schemas.practice.AttemptSchema) and the
+    question's row (its model answer, correct choices and note, for the reply).
+    """
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    this_card = {"card_user_id": user_id, "card_question_id": question_id}
+    question = connection.execute(_QUESTION_AND_CARD[dialect], this_card).first()
+    if question is None:
+        raise NotFound(f"There is no question {question_id}.")
     quiz_id = data.get("quiz_id")
     if quiz_id is not None:
         quiz = _own_quiz(user_id, quiz_id)
@@ -91,61 +153,70 @@ def record_attempt(
                 errors={"quiz_id": ["The question is not part of this quiz."]},
             )
     kind, result, rating = grade(question, data)
-    when = answered_at or utcnow()
-    if db.engine.dialect.name == "postgresql":
-        # A row to lock even on the first attempt, without racing another worker's insert.
-        db.session.execute(
-            pg_insert(ReviewState)
-            .values(
-                user_id=user_id,
-                question_id=question_id,
-                card={},
-                due=when,
-                first_reviewed_at=when,
-                last_reviewed_at=when,
-                reviews=0,
-                lapses=0,
-                last_passed=False,
-            )
-            .on_conflict_do_nothing()
-        )
-    state = _locked_state(user_id, question_id)
-    if state is None:
-        state = ReviewState(user_id=user_id, question_id=question_id, reviews=0, lapses=0)
-        db.session.add(state)
-    review = scheduling.schedule(
-        card=state.card if state.reviews else None, rating=rating, reviewed_at=when
-    )
     passed = result.passed if result is not None else data["self_rating"] != "again"
-    if not state.reviews:
-        state.first_reviewed_at = when
-    state.card = review.state
-    state.due = review.due
-    state.stability = review.stability
-    state.reviews += 1
-    state.lapses += 0 if passed else 1
-    state.last_passed = passed
-    state.last_reviewed_at = when
-    attempt = Attempt(
-        user_id=user_id,
-        question_id=question_id,
-        question_version=question.version,
-        quiz_id=quiz_id,
-        kind=kind,
-        answer_text=data.get("answer"),
-        selected_choices=data.get("choices"),
-        self_rating=data.get("self_rating"),
-        score=result.score if result is not None else None,
-        passed=passed,
-        matched=list(result.matched) if result is not None else [],
-        missed=list(result.missed) if result is not None else [],
-        feedback=result.feedback if result is not None else "",
-        rating=int(rating),
-        answered_at=when,
-        next_due_at=review.due,
-    )
-    db.session.add(attempt)
-    db.session.flush()
+    when = answered_at or utcnow()
+
+    # A review updates the card it read (and locked); a first attempt inserts the card as
+    # reviewed. Only a first attempt that lost a race for the insert reads the winner's card.
+    card = question if question.reviews is not None else None
+    if card is None:
+        review = scheduling.schedule(card=None, rating=rating, reviewed_at=when)
+        inserted = connection.execute(
+            _INSERT_CARD[dialect],
+            {
+                "user_id": user_id,
+                "question_id": question_id,
+                "card": review.state,
+                "due": review.due,
+                "stability": review.stability,
+                "reviews": 1,
+                "lapses": 0 if passed else 1,
+                "last_passed": passed,
+                "first_reviewed_at": when,
+                "last_reviewed_at": when,
+            },
+            execution_options={"preserve_rowcount": True},  # an INSERT's is not kept otherwise
+        )
+        if inserted.rowcount != 1:
+            card = connection.execute(_CARD_LOCKED[dialect], this_card).one()
+    if card is not None:
+        review = scheduling.schedule(
+            card=card.card if card.reviews else None, rating=rating, reviewed_at=when
+        )
+        changes = {
+            **this_card,
+            "card": review.state,
+            "due": review.due,
+            "stability": review.stability,
+            "reviews": card.reviews + 1,
+            "lapses": card.lapses + (0 if passed else 1),
+            "last_passed": passed,
+            "last_reviewed_at": when,
+        }
+        if not card.reviews:
+            changes["first_reviewed_at"] = when
+        connection.execute(_UPDATE_CARD, changes)
+
+    attempt = {
+        "user_id": user_id,
+        "question_id": question_id,
+        "question_version": question.version,
+        "quiz_id": quiz_id,
+        "kind": kind,
+        "answer_text": data.get("answer"),
+        "selected_choices": data.get("choices"),
+        "self_rating": data.get("self_rating"),
+        "score": result.score if result is not None else None,
+        "passed": passed,
+        "matched": list(result.matched) if result is not None else [],
+        "missed": list(result.missed) if result is not None else [],
+        "feedback": result.feedback if result is not None else "",
+        "rating": int(rating),
+        "answered_at": when,
+        "created_at": utcnow(),
+        "next_due_at": review.due,
+    }
+    attempt["id"] = connection.execute(_INSERT_ATTEMPT, attempt).inserted_primary_key[0]
     return attempt, question
 
 

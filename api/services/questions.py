@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import astuple, dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, union
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, func, literal, select, union, union_all
+from sqlalchemy.orm import raiseload, selectinload
 
 from api.cache import id_pools
 from api.errors import NotFound
@@ -43,6 +43,39 @@ class QuestionFilters:
 
 def _with_relations(stmt: Select) -> Select:
     return stmt.options(selectinload(Question.topics), selectinload(Question.tags))
+
+
+def _lean(stmt: Select) -> Select:
+    """Questions for reading only: their topic and tag slugs come from `_attach_slugs`.
+
+    The relationships raise if touched, so a read path that forgot the slugs fails
+    loudly instead of issuing a query per question.
+    """
+    return stmt.options(raiseload(Question.topics), raiseload(Question.tags))
+
+
+def _attach_slugs(questions: list[Question]) -> list[Question]:
+    """The topic and tag slugs of these questions, in one plain query (no ORM objects)."""
+    if not questions:
+        return questions
+    ids = [q.id for q in questions]
+    topics = (
+        select(literal(0).label("kind"), QuestionTopic.question_id, Topic.slug.label("slug"))
+        .join(Topic, Topic.id == QuestionTopic.topic_id)
+        .where(QuestionTopic.question_id.in_(ids))
+    )
+    tags = (
+        select(literal(1), QuestionTag.question_id, Tag.slug)
+        .join(Tag, Tag.id == QuestionTag.tag_id)
+        .where(QuestionTag.question_id.in_(ids))
+    )
+    found: dict[int, tuple[list[str], list[str]]] = {i: ([], []) for i in ids}
+    rows = db.session.execute(union_all(topics, tags).order_by("kind", "slug"))
+    for kind, question_id, slug in rows:
+        found[question_id][kind].append(slug)
+    for question in questions:
+        question._topic_slugs, question._tag_slugs = found[question.id]
+    return questions
 
 
 def _filtered(filters: QuestionFilters, columns) -> tuple[Select, object | None]:
@@ -90,11 +123,11 @@ def list_questions(
     `per_page` rows found are then read in full by primary key. Deep pages thus skip
     index entries, never whole rows, and nothing sorts the table. The page is put back
     in order in Python from the sort keys the inner query returns, so the outer query
-    needs no ORDER BY (and no sort) at all. Four queries: count, page, topics, tags.
+    needs no ORDER BY (and no sort) at all. Three queries: count, page, topic and tag slugs.
 
     A search ordered by relevance has to rank every match anyway. On PostgreSQL its inner
     query also counts them (a window count) instead of a second pass over the matches:
-    three queries, plus a count only for a page past the last. On SQLite, bm25() cannot
+    two queries, plus a count only for a page past the last. On SQLite, bm25() cannot
     run under a window function; there a search with no other filter is matched, ranked
     and counted in the full-text index alone, without reading the questions table.
     """
@@ -130,7 +163,7 @@ def list_questions(
     else:
         total = _count(stmt)
     rows = db.session.execute(
-        _with_relations(
+        _lean(
             select(Question, *sort_columns, *total_column).join(
                 page_ids, page_ids.c.id == Question.id
             )
@@ -140,11 +173,19 @@ def list_questions(
         total = rows[0].total if rows else (_count(stmt) if page > 1 else 0)
     width = len(sort_columns)
     rows.sort(key=lambda row: tuple(row[1 : 1 + width]), reverse=descending)
-    return [row[0] for row in rows], int(total or 0)
+    return _attach_slugs([row[0] for row in rows]), int(total or 0)
 
 
 def _count(ids: Select) -> int:
     return int(db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0)
+
+
+def read_question(question_id: int) -> Question:
+    """One question to show (GET): its slugs attached, its relationships not loaded."""
+    question = db.session.scalar(_lean(select(Question).where(Question.id == question_id)))
+    if question is None:
+        raise NotFound(f"There is no question {question_id}.")
+    return _attach_slugs([question])[0]
 
 
 def get_question(question_id: int) -> Question:
@@ -181,12 +222,9 @@ def random_questions(*, filters: QuestionFilters, count: int) -> list[Question]:
     if not chosen:
         return []
     found = {
-        q.id: q
-        for q in db.session.scalars(
-            _with_relations(select(Question).where(Question.id.in_(chosen)))
-        )
+        q.id: q for q in db.session.scalars(_lean(select(Question).where(Question.id.in_(chosen))))
     }
-    return [found[i] for i in chosen if i in found]
+    return _attach_slugs([found[i] for i in chosen if i in found])
 
 
 def _sample_excluding(ids: Sequence[int], count: int, excluded: set[int]) -> list[int]:

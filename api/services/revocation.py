@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from flask import Flask, current_app
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.errors import ServiceUnavailable
 from api.extensions import db
 from api.models.types import utcnow
-from api.models.users import RevokedSession
+from api.models.users import RevokedSession, User
 
 EXTENSION_KEY = "qbank.revocation"
 log = logging.getLogger("api.revocation")
@@ -37,10 +37,23 @@ class RevocationUnavailable(ServiceUnavailable):
         )
 
 
+class SessionCheck(NamedTuple):
+    revoked: bool
+    # The token's user when the store read it along (so the caller need not); else None.
+    user: User | None
+
+
 class RevocationStore(Protocol):
     def revoke(self, *, sid: str, user_id: int, expires_at: datetime) -> None: ...
 
-    def is_revoked(self, *, sid: str) -> bool: ...
+    def check(self, *, sid: str, user_id: int | None = None) -> SessionCheck: ...
+
+
+# Run on every authenticated request: built once, with bound parameters.
+_REVOKED = select(RevokedSession.sid).where(RevokedSession.sid == bindparam("sid"))
+_USER_AND_REVOKED = select(User, _REVOKED.exists().label("revoked")).where(
+    User.id == bindparam("user_id")
+)
 
 
 class DatabaseStore:
@@ -59,14 +72,25 @@ class DatabaseStore:
             log.error("revocation list not writable: %s", exc.__class__.__name__)
             raise RevocationUnavailable() from exc
 
-    def is_revoked(self, *, sid: str) -> bool:
+    def check(self, *, sid: str, user_id: int | None = None) -> SessionCheck:
+        """Whether `sid` is revoked and, given `user_id`, that user's row, in one statement.
+
+        Every authenticated request loads its user right after this check (api/auth.py):
+        reading both here makes that one round trip instead of two. An account that no
+        longer exists yields no row; the plain check answers then.
+        """
         try:
-            found = db.session.scalar(select(RevokedSession.sid).where(RevokedSession.sid == sid))
+            if user_id is not None:
+                params = {"sid": sid, "user_id": user_id}
+                row = db.session.execute(_USER_AND_REVOKED, params).first()
+                if row is not None:
+                    return SessionCheck(bool(row.revoked), row.User)
+            found = db.session.scalar(_REVOKED, {"sid": sid})
         except SQLAlchemyError as exc:
             db.session.rollback()
             log.error("revocation list not readable: %s", exc.__class__.__name__)
             raise RevocationUnavailable() from exc
-        return found is not None
+        return SessionCheck(found is not None, None)
 
 
 class RedisStore:
@@ -95,6 +119,10 @@ class RedisStore:
             log.error("Redis revocation list not readable: %s", exc.__class__.__name__)
             raise RevocationUnavailable() from exc
 
+    def check(self, *, sid: str, user_id: int | None = None) -> SessionCheck:
+        """The users live in the database: this store does not read them."""
+        return SessionCheck(self.is_revoked(sid=sid), None)
+
 
 def init_app(app: Flask) -> None:
     url = app.config.get("REDIS_URL")
@@ -109,5 +137,6 @@ def revoke(*, sid: str, user_id: int, expires_at: datetime) -> None:
     store().revoke(sid=sid, user_id=user_id, expires_at=expires_at)
 
 
-def is_revoked(*, sid: str) -> bool:
-    return store().is_revoked(sid=sid)
+def check(*, sid: str, user_id: int | None = None) -> SessionCheck:
+    """Whether `sid` is revoked, and the user `user_id` if the store could read it along."""
+    return store().check(sid=sid, user_id=user_id)
