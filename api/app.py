@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import select
 
+import psycopg
 from flask import Flask, Response, has_request_context, request
 from flask.sessions import SessionInterface
 from flask_restful import Api
+from psycopg import pq
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.pool import Pool
 from werkzeug.routing import IntegerConverter
 
 from api import cache, logs
@@ -194,6 +198,30 @@ def register_commands(app: Flask) -> None:
     from api.cli import register
 
     register(app)
+
+
+@event.listens_for(Pool, "checkout")
+def _check_connection_alive(dbapi_connection, _record, _proxy) -> None:
+    """A pooled PostgreSQL connection whose server went away is replaced, not handed out.
+
+    SQLAlchemy's pre-ping would send a query (three round trips with psycopg's
+    autocommit switch) before every request. An idle connection has nothing to read
+    unless its server closed it or said it is closing it (a restart, a crash, an
+    administrator's kill all do): one non-blocking poll of the socket tells. The pool
+    then drops it and connects again. A server that vanished without a word is found
+    by the request's first query instead, which answers 503 and invalidates the pool.
+    """
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:
+        return  # SQLite: a file, nothing to lose
+    try:
+        alive = (
+            pgconn.status == pq.ConnStatus.OK and not select.select([pgconn.socket], [], [], 0)[0]
+        )
+    except (OSError, ValueError, psycopg.Error):
+        alive = False
+    if not alive:
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 @event.listens_for(Engine, "connect")

@@ -10,19 +10,23 @@ uses that row's role, not the token's `role` claim: a demotion or a deleted acco
 effect on the next request, not when the token expires. With the database revocation list
 the session check reads the user's row in the same statement (one round trip, not two).
 
-A token is decoded (signature, expiry, claims) at most once per request, although both
-the write rate limit's key (api/ratelimit.py) and the resource's verification decode it.
+A token's signature is checked once per app and process, although both the write rate
+limit's key (api/ratelimit.py) and the resource's verification decode it, and the same
+token comes with every request for its lifetime; its expiry is checked on every use.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_app_context
 from flask_jwt_extended import get_current_user, get_jwt, verify_jwt_in_request
 
+from api.cache import ByteLRU
 from api.errors import Forbidden, problem_response
 from api.extensions import db, jwt
 from api.models.users import ROLES, User
@@ -41,37 +45,56 @@ _REASONS = {
 }
 
 
-DECODED_KEY = "qbank.jwt_decoded"
+VERIFIED_KEY = "qbank.verified_tokens"
+VERIFIED_TOKENS_MAX = 4096  # per app and process: a few MB at most
 
 
-def _decode_once_per_request(decode: Callable[..., dict]) -> Callable[..., dict]:
-    """Wrap Flask-JWT-Extended's decoder so that a request decodes each token only once.
+def _decode_once(decode: Callable[..., dict]) -> Callable[..., dict]:
+    """Wrap Flask-JWT-Extended's decoder so that a token's signature is checked once.
 
     Both `decode_token` (the rate limit's key function, before the view) and
-    `verify_jwt_in_request` end in `JWTManager._decode_jwt_from_config`; without this the
-    signature and claims of every authenticated write were checked twice. Only successful
-    decodes are kept, so a bad token fails the same way every time. The memo lives in the
-    WSGI environ, not on `g`: an app context (and its `g`) can outlive one request in tests.
+    `verify_jwt_in_request` end in `JWTManager._decode_jwt_from_config`, and a client sends
+    the same access token with every request for its 15 minutes. Whether a given token is
+    validly signed for this app never changes, so the claims of tokens that passed are
+    kept per app (an LRU); what does change is checked again on every use: the expiry
+    here, and the session (revocation) and the user's row by the loaders below, which run
+    after decoding as before. Only successful decodes are kept, so a bad token fails the
+    same way every time.
     """
 
     @wraps(decode)
-    def decode_memoised(
+    def decode_checked(
         encoded_token: str, csrf_value: str | None = None, allow_expired: bool = False
     ) -> dict:
-        if not has_request_context():
+        if not has_app_context():
             return decode(encoded_token, csrf_value, allow_expired)
-        memo = request.environ.setdefault(DECODED_KEY, {})
+        verified = current_app.extensions.get(VERIFIED_KEY)
+        if verified is None:
+            verified = current_app.extensions[VERIFIED_KEY] = ByteLRU(
+                VERIFIED_TOKENS_MAX, lambda _claims: 1
+            )
         key = (encoded_token, csrf_value, allow_expired)
-        claims = memo.get(key)
+        claims = verified.get(key)
+        if claims is not None and not allow_expired and _past_expiry(claims):
+            claims = None  # decoded again below, which refuses it as the library does
         if claims is None:
-            claims = memo[key] = decode(encoded_token, csrf_value, allow_expired)
+            claims = decode(encoded_token, csrf_value, allow_expired)
+            verified.put(key, claims)
         return dict(claims)  # each caller its own dict, as from a fresh decode
 
-    return decode_memoised
+    return decode_checked
+
+
+def _past_expiry(claims: dict) -> bool:
+    expires = claims.get("exp")
+    leeway = current_app.config.get("JWT_DECODE_LEEWAY", 0)
+    if isinstance(leeway, timedelta):
+        leeway = leeway.total_seconds()
+    return isinstance(expires, int | float) and time.time() >= expires + leeway
 
 
 # On the instance (the extension is one object shared by every app), once, at import.
-jwt._decode_jwt_from_config = _decode_once_per_request(jwt._decode_jwt_from_config)
+jwt._decode_jwt_from_config = _decode_once(jwt._decode_jwt_from_config)
 
 
 def _challenge(error: str | None = None, description: str | None = None) -> str:

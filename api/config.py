@@ -42,7 +42,7 @@ class Config:
     TESTING = False
     DEBUG = False
     JSON_SORT_KEYS = False
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # Compact and the same in debug mode: ETags hash these bytes (resources/common.py).
     RESTFUL_JSON = {"indent": None, "ensure_ascii": False}
     MAX_CONTENT_LENGTH = 1024 * 1024
@@ -147,11 +147,12 @@ def normalise_database_url(url: str) -> str:
 def engine_options(database_url: str) -> dict:
     """SQLAlchemy engine options for this database.
 
-    Pooled connections are pinged before use, so a restarted database costs no errors; a
-    PostgreSQL connect gives up after DATABASE_CONNECT_TIMEOUT seconds unless the URL sets
-    its own `connect_timeout` (libpq otherwise waits as long as the OS does: minutes).
+    Pooled connections are checked before use without a round trip (api/app.py
+    `_check_connection_alive`), so a restarted database costs no errors; a PostgreSQL
+    connect gives up after DATABASE_CONNECT_TIMEOUT seconds unless the URL sets its own
+    `connect_timeout` (libpq otherwise waits as long as the OS does: minutes).
     """
-    options: dict = {"pool_pre_ping": True}
+    options: dict = {}
     url = make_url(database_url)
     if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
         options["connect_args"] = {"connect_timeout": DATABASE_CONNECT_TIMEOUT}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from api import create_app
 from api.config import TestConfig
 from api.extensions import db
 from api.models import RevokedSession, User
-from tests.conftest import DEFAULT_PASSWORD, build_app, login_headers, make_user
+from tests.conftest import DEFAULT_PASSWORD, build_app, login_headers, make_user, temporary_app
 from tests.servers import redis_server
 
 PROBLEM = "application/problem+json"
@@ -535,24 +536,32 @@ def test_deleted_users_token_is_401(any_app):
     )
 
 
-def test_a_write_checks_its_token_once(test_app, monkeypatch):
+def test_a_token_is_verified_once_and_its_expiry_on_every_use(auth_url, monkeypatch):
     """The write limit's key (before the view) and the view's verification both need the
-    claims: one decode serves both. (Counted at Flask-JWT-Extended's verifying decode.)"""
+    claims, and a client sends the same token with every request: its signature is checked
+    once. Its expiry is not remembered: a token that was verified and then expired is
+    refused. (Counted at Flask-JWT-Extended's verifying decode.)"""
     import flask_jwt_extended.jwt_manager as manager
 
     verified = []
     decode = manager._decode_jwt
     monkeypatch.setattr(manager, "_decode_jwt", lambda **kw: verified.append(1) or decode(**kw))
-    client = test_app.test_client()
-    headers = bearer(register(client).get_json()["access_token"])
-    verified.clear()
-    response = client.patch("/api/v1/me", json={"display_name": "Once"}, headers=headers)
-    assert response.status_code == 200, response.get_json()
-    assert response.get_json()["display_name"] == "Once"
-    assert len(verified) == 1
-    verified.clear()
-    assert client.get("/api/v1/me", headers=headers).status_code == 200  # a read: no limit
-    assert len(verified) == 1
+    lifetime = timedelta(seconds=2)
+    with temporary_app(auth_url, JWT_ACCESS_TOKEN_EXPIRES=lifetime) as app:
+        client = app.test_client()
+        headers = bearer(register(client).get_json()["access_token"])
+        verified.clear()
+        response = client.patch("/api/v1/me", json={"display_name": "Once"}, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["display_name"] == "Once"
+        assert len(verified) == 1
+        for _ in range(3):
+            assert client.get("/api/v1/me", headers=headers).status_code == 200
+        assert len(verified) == 1
+        time.sleep(lifetime.total_seconds() + 0.5)  # bounded: the token's own lifetime
+        expired = client.get("/api/v1/me", headers=headers)
+        assert_problem(expired, 401)
+        assert "expired" in expired.headers["WWW-Authenticate"]
 
 
 # --------------------------------------------------------------------------- roles

@@ -4,7 +4,8 @@ Each test takes a dependency away under load and checks what clients and the dat
 
 - PostgreSQL crashes (immediate stop): every request meanwhile is a quick 503 problem+json
   (never a 500, never a hang), /readyz says 503, and once the database is back the same
-  worker processes serve again (pool_pre_ping), with nothing half-written;
+  worker processes serve again (dead pooled connections are replaced at checkout), with
+  nothing half-written;
 - SIGTERM to the gunicorn master while attempts are written: a graceful stop, after which
   every write that was answered 2xx is stored and no write is half done;
 - Redis stops: rate limiting fails open to per-worker memory counting (still limiting),
