@@ -46,6 +46,24 @@ def register(app: Flask) -> None:
             f"imported {path.name}: " + ", ".join(f"{k} {v}" for k, v in report.as_dict().items())
         )
 
+    @app.cli.command("import-bank")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--dry-run", is_flag=True, help="Validate and report, then roll back.")
+    def import_bank_command(path: Path, dry_run: bool) -> None:
+        """Import a bank file of any size (export format, JSON), streamed, all or nothing."""
+        from api.errors import InvalidBody
+        from api.services.transfer import stream_bank_file
+
+        try:
+            report = stream_bank_file(path, dry_run=dry_run)
+        except InvalidBody as exc:
+            where = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.errors or {}).items())
+            raise click.ClickException(f"{path.name}: {exc.detail} {where}".strip()) from exc
+        verb = "would import" if dry_run else "imported"
+        click.echo(
+            f"{verb} {path.name}: " + ", ".join(f"{k} {v}" for k, v in report.as_dict().items())
+        )
+
     @app.cli.command("gen-bank")
     @click.argument("count", type=click.IntRange(1, 2_000_000))
     @click.option("--seed", "rng_seed", type=int, default=1, show_default=True)

@@ -189,3 +189,113 @@ def test_export_csv_and_markdown_with_filters(seeded):
     assert text.startswith("# Question bank")
     assert text.count("\n## ") == int(client.get(f"{Q}?difficulty=hard").headers["X-Total-Count"])
     assert client.get(f"{Q}/export?format=xml", headers=editor).status_code == 400
+
+
+# --------------------------------------------------------------------------- streamed import
+
+
+def _bank_file(path, questions, *, topics=None) -> None:
+    bank = {"version": 1, "topics": topics or [], "questions": questions}
+    path.write_text(json.dumps(bank), encoding="utf-8")
+
+
+def _generated(count: int, topic: str = "routing") -> list[dict]:
+    return [
+        {
+            "slug": f"generated-{n}",
+            "prompt": f"Generated question number {n}: what does it ask?",
+            "answer": f"Answer {n}, long enough to be an answer.",
+            "topics": [topic],
+            "tags": [f"tag-{n % 7}"],
+            "difficulty": "easy",
+        }
+        for n in range(count)
+    ]
+
+
+def test_import_bank_command_round_trips_an_export(seeded, backend, database_factory, tmp_path):
+    app, editor = seeded
+    bank = app.test_client().get(f"{Q}/export?format=json", headers=editor).get_json()
+    path = tmp_path / "bank.json"
+    path.write_text(json.dumps(bank), encoding="utf-8")
+    empty, empty_editor = fresh(database_factory, backend, "qbank_stream")
+    runner = empty.test_cli_runner()
+    result = runner.invoke(args=["import-bank", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "imported bank.json: created 52, updated 0, unchanged 0"
+    again = empty.test_client().get(f"{Q}/export?format=json", headers=empty_editor).get_json()
+    assert again == bank
+    result = runner.invoke(args=["import-bank", str(path)])
+    assert result.output.strip() == "imported bank.json: created 0, updated 0, unchanged 52"
+    with empty.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda qs: qs[700].update(prompt=""), "questions.700.prompt"),
+        (lambda qs: qs[900].update(topics=["no-such-topic"]), "No topic 'no-such-topic'"),
+        (lambda qs: qs[650].update(slug="generated-3"), "questions.650.slug"),
+    ],
+    ids=["invalid item", "unknown topic", "slug twice"],
+)
+def test_import_bank_command_is_all_or_nothing(seeded, tmp_path, change, message):
+    """A bad item after several written batches: nothing of the file is kept."""
+    app, _ = seeded
+    before = question_count(app)
+    questions = _generated(1000)
+    change(questions)
+    path = tmp_path / "bad.json"
+    _bank_file(path, questions)
+    result = app.test_cli_runner().invoke(args=["import-bank", str(path)])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert question_count(app) == before
+
+
+def test_import_bank_command_refuses_what_is_not_a_bank_file(seeded, tmp_path):
+    app, _ = seeded
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"version": 1, "questions": [{"prompt": ', encoding="utf-8")
+    unversioned = tmp_path / "unversioned.json"
+    unversioned.write_text('{"questions": []}', encoding="utf-8")
+    for path, message in ((broken, "not valid JSON"), (unversioned, "version")):
+        result = app.test_cli_runner().invoke(args=["import-bank", str(path)])
+        assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_import_bank_dry_run_changes_nothing(seeded, tmp_path):
+    app, _ = seeded
+    before = question_count(app)
+    path = tmp_path / "dry.json"
+    _bank_file(path, _generated(30))
+    result = app.test_cli_runner().invoke(args=["import-bank", "--dry-run", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "would import dry.json: created 30, updated 0, unchanged 0"
+    assert question_count(app) == before
+
+
+def test_import_bank_streams_in_batches(backend, database_factory, tmp_path):
+    """Peak memory of an import does not grow with the file: four times the questions,
+    far less than four times the memory (a whole-file load would be proportional)."""
+    import tracemalloc
+
+    from api.services.transfer import stream_bank_file
+
+    peaks = {}
+    for count in (800, 3200):
+        app = build_app(database_factory(backend, f"qbank_stream_{count}"))
+        seed_bank_into(app)
+        path = tmp_path / f"bank-{count}.json"
+        _bank_file(path, _generated(count))
+        with app.app_context():
+            tracemalloc.start()
+            report = stream_bank_file(path, batch=200)
+            peaks[count] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            assert report.as_dict() == {"created": count, "updated": 0, "unchanged": 0}
+            assert report.created == []  # counts only
+            db.engine.dispose()
+        assert question_count(app) == 52 + count
+    assert peaks[3200] < 2 * peaks[800], peaks

@@ -47,13 +47,19 @@ class WriteReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     near_duplicates: list[dict[str, Any]] = field(default_factory=list)
+    # False: only the counts are kept (a streamed import of any size).
+    keep_slugs: bool = True
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0}
+    )
+
+    def add(self, outcome: str, slug: str) -> None:
+        self.counts[outcome] += 1
+        if self.keep_slugs:
+            getattr(self, outcome).append(slug)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "created": len(self.created),
-            "updated": len(self.updated),
-            "unchanged": len(self.unchanged),
-        }
+        return dict(self.counts)
 
 
 def slugify(text: str, *, max_length: int = 80) -> str:
@@ -135,56 +141,89 @@ def seed_bank(
     already in the bank and reported as a near-duplicate when it reads the same.
     """
     report = WriteReport()
-    similar = SimilarPrompts.from_database() if flag_similar else None
-    topic_cache: dict[str, Topic] = {t.slug: t for t in db.session.scalars(select(Topic))}
-    tag_cache: dict[str, Tag] = {}
+    writer = BankWriter(report, similar=SimilarPrompts.from_database() if flag_similar else None)
     try:
-        for data in bank["topics"]:
-            topic = topic_cache.get(data["slug"])
-            if topic is None:
-                topic = Topic(**data)
-                db.session.add(topic)
-                topic_cache[topic.slug] = topic
-            elif (topic.name, topic.description) != (data["name"], data["description"]):
-                topic.name, topic.description = data["name"], data["description"]
-        explicit = {d["slug"] for d in bank["questions"] if d.get("slug")}
-        existing = {
-            q.slug: q
-            for q in db.session.scalars(select(Question).where(Question.slug.in_(explicit)))
-        }
-        taken: set[str] = set()
-        if any(not d.get("slug") for d in bank["questions"]):
-            taken = explicit | set(db.session.scalars(select(Question.slug)))
-        # One flush at the end: autoflushes mid-way would each bump a row's version.
-        db.session.autoflush = False
-        for data in bank["questions"]:
-            slug = data.get("slug") or _free_slug(slugify(data["prompt"]), taken)
-            topics = resolve_topics(data["topics"], topic_cache)
-            tags = resolve_tags(data["tags"], tag_cache)
-            question = existing.get(slug)
-            if question is None:
-                if similar is not None and (match := similar.best(data["prompt"])):
-                    report.near_duplicates.append({"slug": slug, **match})
-                question = Question(slug=slug)
-                apply_question(question, data, topics=topics, tags=tags)
-                db.session.add(question)
-                existing[slug] = question
-                report.created.append(slug)
-            elif apply_question(question, data, topics=topics, tags=tags):
-                report.updated.append(slug)
-            else:
-                report.unchanged.append(slug)
-        if dry_run:
-            db.session.flush()  # what the database would refuse, a dry run refuses too
-            db.session.rollback()
-        else:
-            db.session.commit()
+        writer.topics(bank["topics"])
+        writer.questions(bank["questions"])
+        finish_write(dry_run)
     except Exception:
         db.session.rollback()
         raise
     finally:
         db.session.autoflush = True
     return report
+
+
+def finish_write(dry_run: bool) -> None:
+    if dry_run:
+        db.session.flush()  # what the database would refuse, a dry run refuses too
+        db.session.rollback()
+    else:
+        db.session.commit()
+
+
+class BankWriter:
+    """Upserts topics and then questions, matched by slug, into the session's transaction.
+
+    `questions` may be called once with everything (seed_bank) or once per batch
+    (stream_bank_file); between batches `forget` flushes and empties the session, so
+    memory holds one batch of rows, not the whole bank.
+    """
+
+    def __init__(self, report: WriteReport, *, similar: SimilarPrompts | None = None) -> None:
+        self.report = report
+        self.similar = similar
+        self.topic_cache: dict[str, Topic] = {}
+        self.tag_cache: dict[str, Tag] = {}
+        self.taken: set[str] | None = None  # slugs in use, read when a question has none
+        # One flush per batch: autoflushes mid-way would each bump a row's version.
+        db.session.autoflush = False
+
+    def topics(self, items: list[dict[str, Any]]) -> None:
+        self.topic_cache = {t.slug: t for t in db.session.scalars(select(Topic))}
+        for data in items:
+            topic = self.topic_cache.get(data["slug"])
+            if topic is None:
+                topic = Topic(**data)
+                db.session.add(topic)
+                self.topic_cache[topic.slug] = topic
+            elif (topic.name, topic.description) != (data["name"], data["description"]):
+                topic.name, topic.description = data["name"], data["description"]
+
+    def questions(self, items: list[dict[str, Any]]) -> None:
+        explicit = {d["slug"] for d in items if d.get("slug")}
+        existing = {
+            q.slug: q
+            for q in db.session.scalars(select(Question).where(Question.slug.in_(explicit)))
+        }
+        if self.taken is None and any(not d.get("slug") for d in items):
+            self.taken = set(db.session.scalars(select(Question.slug)))
+        if self.taken is not None:
+            self.taken |= explicit
+        for data in items:
+            slug = data.get("slug") or _free_slug(slugify(data["prompt"]), self.taken)
+            topics = resolve_topics(data["topics"], self.topic_cache)
+            tags = resolve_tags(data["tags"], self.tag_cache)
+            question = existing.get(slug)
+            if question is None:
+                if self.similar is not None and (match := self.similar.best(data["prompt"])):
+                    self.report.near_duplicates.append({"slug": slug, **match})
+                question = Question(slug=slug)
+                apply_question(question, data, topics=topics, tags=tags)
+                db.session.add(question)
+                existing[slug] = question
+                self.report.add("created", slug)
+            elif apply_question(question, data, topics=topics, tags=tags):
+                self.report.add("updated", slug)
+            else:
+                self.report.add("unchanged", slug)
+
+    def forget(self) -> None:
+        """Write the batch and drop it from the session (the transaction stays open)."""
+        db.session.flush()
+        db.session.expunge_all()
+        self.topic_cache = {t.slug: t for t in db.session.scalars(select(Topic))}
+        self.tag_cache = {}
 
 
 def _free_slug(base: str, taken: set[str]) -> str:
@@ -242,13 +281,9 @@ def import_text(*, text: str, document: str) -> WriteReport:
     try:
         for item in parsed:
             if (document, item.position) in known:
-                report.unchanged.append(f"{document}#{item.position}")
+                report.add("unchanged", f"{document}#{item.position}")
                 continue
-            slug = base = slugify(item.prompt)
-            n = 2
-            while slug in taken:
-                slug, n = f"{base}-{n}", n + 1
-            taken.add(slug)
+            slug = _free_slug(slugify(item.prompt), taken)
             question = Question(
                 slug=slug,
                 prompt=item.prompt,
@@ -260,7 +295,7 @@ def import_text(*, text: str, document: str) -> WriteReport:
                 type="open",
             )
             db.session.add(question)
-            report.created.append(slug)
+            report.add("created", slug)
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -6,15 +6,19 @@ import csv
 import io
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+import ijson
+from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.errors import Conflict
+from api.errors import Conflict, InvalidBody, flatten_messages
 from api.extensions import db
 from api.models import Topic
-from api.services.bank import WriteReport, seed_bank
+from api.schemas.bank import question_in_schema, topic_in_schema
+from api.services.bank import BankWriter, WriteReport, finish_write, seed_bank
 from api.services.editorial import editable_fields
 from api.services.questions import QuestionFilters, filtered_questions
 from api.services.textparse import parse_qa_text
@@ -116,3 +120,78 @@ def to_markdown(questions: list[dict[str, Any]]) -> str:
         if q["note"]:
             lines += [f"> **Editorial note:** {q['note']}", ""]
     return "\n".join(lines)
+
+
+STREAM_BATCH = 500
+
+
+def stream_bank_file(
+    path: Path, *, dry_run: bool = False, batch: int = STREAM_BATCH
+) -> WriteReport:
+    """Import a bank file of any size (the export's JSON format), all or nothing.
+
+    The file is read incrementally (ijson): topics first, then the questions in batches
+    of `batch`, each validated like `POST /questions/import` items, written (flushed) and
+    dropped from the session before the next is read. Memory thus holds one batch, the
+    topics, and the set of slugs seen (to refuse a slug given twice), whatever the size
+    of the file; the report keeps counts only. One transaction: any invalid item rolls
+    everything back. Near-duplicate detection (HTTP imports) is not run: comparing every
+    new prompt with the whole bank does not scale to this use.
+    """
+    report = WriteReport(keep_slugs=False)
+    writer = BankWriter(report)
+    seen: set[str] = set()
+    try:
+        with path.open("rb") as stream:
+            if list(ijson.items(stream, "version")) != [1]:
+                raise InvalidBody(
+                    "Not a bank file: it needs `version` 1 (the export's format).",
+                    errors={"version": ["Must be 1."]},
+                )
+            stream.seek(0)
+            writer.topics(
+                [
+                    _valid(topic_in_schema, item, f"topics.{n}")
+                    for n, item in enumerate(ijson.items(stream, "topics.item", use_float=True))
+                ]
+            )
+            stream.seek(0)
+            chunk: list[dict[str, Any]] = []
+            items = ijson.items(stream, "questions.item", use_float=True)
+            for n, item in enumerate(items):
+                data = _valid(question_in_schema, item, f"questions.{n}")
+                if data.get("slug"):
+                    if data["slug"] in seen:
+                        raise InvalidBody(
+                            "Nothing was imported: a slug appears more than once.",
+                            errors={f"questions.{n}.slug": [f"'{data['slug']}' appears twice."]},
+                        )
+                    seen.add(data["slug"])
+                chunk.append(data)
+                if len(chunk) == batch:
+                    writer.questions(chunk)
+                    writer.forget()
+                    chunk = []
+            if chunk:
+                writer.questions(chunk)
+        finish_write(dry_run)
+    except ijson.JSONError as exc:
+        db.session.rollback()
+        raise InvalidBody(
+            f"Nothing was imported: the file is not valid JSON ({exc}).",
+            errors={"_schema": ["Invalid JSON."]},
+        ) from exc
+    except Exception:
+        db.session.rollback()
+        raise
+    finally:
+        db.session.autoflush = True
+    return report
+
+
+def _valid(schema, item: Any, path: str) -> dict[str, Any]:
+    try:
+        return schema.load(item)
+    except ValidationError as exc:
+        errors = flatten_messages(exc.normalized_messages(), prefix=path)
+        raise InvalidBody(f"Nothing was imported: {path} is invalid.", errors=errors) from exc
