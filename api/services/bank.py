@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,17 +143,26 @@ def seed_bank(
     already in the bank and reported as a near-duplicate when it reads the same.
     """
     report = WriteReport()
-    writer = BankWriter(report, similar=SimilarPrompts.from_database() if flag_similar else None)
-    try:
+    with bank_write():
+        writer = BankWriter(
+            report, similar=SimilarPrompts.from_database() if flag_similar else None
+        )
         writer.topics(bank["topics"])
         writer.questions(bank["questions"])
         finish_write(dry_run)
+    return report
+
+
+@contextmanager
+def bank_write() -> Iterator[None]:
+    """One all-or-nothing write of the bank: any error rolls the whole of it back."""
+    try:
+        yield
     except Exception:
         db.session.rollback()
         raise
     finally:
-        db.session.autoflush = True
-    return report
+        db.session.autoflush = True  # BankWriter turns it off
 
 
 def finish_write(dry_run: bool) -> None:

@@ -18,7 +18,7 @@ from api.errors import Conflict, InvalidBody, flatten_messages
 from api.extensions import db
 from api.models import Topic
 from api.schemas.bank import question_in_schema, topic_in_schema
-from api.services.bank import BankWriter, WriteReport, finish_write, seed_bank
+from api.services.bank import BankWriter, WriteReport, bank_write, finish_write, seed_bank
 from api.services.editorial import editable_fields
 from api.services.questions import QuestionFilters, filtered_questions
 from api.services.textparse import parse_qa_text
@@ -139,10 +139,10 @@ def stream_bank_file(
     new prompt with the whole bank does not scale to this use.
     """
     report = WriteReport(keep_slugs=False)
-    writer = BankWriter(report)
     seen: set[str] = set()
-    try:
-        with path.open("rb") as stream:
+    with bank_write(), path.open("rb") as stream:
+        writer = BankWriter(report)
+        try:
             if list(ijson.items(stream, "version")) != [1]:
                 raise InvalidBody(
                     "Not a bank file: it needs `version` 1 (the export's format).",
@@ -174,18 +174,12 @@ def stream_bank_file(
                     chunk = []
             if chunk:
                 writer.questions(chunk)
+        except ijson.JSONError as exc:
+            raise InvalidBody(
+                f"Nothing was imported: the file is not valid JSON ({exc}).",
+                errors={"_schema": ["Invalid JSON."]},
+            ) from exc
         finish_write(dry_run)
-    except ijson.JSONError as exc:
-        db.session.rollback()
-        raise InvalidBody(
-            f"Nothing was imported: the file is not valid JSON ({exc}).",
-            errors={"_schema": ["Invalid JSON."]},
-        ) from exc
-    except Exception:
-        db.session.rollback()
-        raise
-    finally:
-        db.session.autoflush = True
     return report
 
 
