@@ -8,10 +8,12 @@ version" always renders the same bytes. A worker keeps what it rendered, keyed b
 read of the version and no rendering, and the stored strong ETag (the hash of those
 bytes, as on every GET) makes a revalidation a 304 without rendering anything either.
 
-Nothing can be served stale: the version is read from the database on every request,
-inside the request's transaction, and a write anywhere (another worker, a replica, the
-CLI, psql) changes it. Entries of older versions are never asked for again and fall out
-of the LRU. Requests that fail (4xx) are never stored: they are rendered each time.
+Nothing can be served stale: the version is read from the database at the start of
+every request (on the worker's own autocommit connection, so it is the last committed
+one), and a write anywhere (another worker, a replica, the CLI, psql) changes it in the
+same commit as its rows. A miss renders after reading the version, so what it stores is
+at least as new as its key says. Entries of older versions are never asked for again and
+fall out of the LRU. Requests that fail (4xx) are never stored: they are rendered each time.
 Responses to writes, random draws, practice and anything per-user are not cached.
 """
 
