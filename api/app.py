@@ -165,8 +165,9 @@ def register_http_caching(app: Flask) -> None:
         if response.direct_passthrough:
             return response
         if "Cache-Control" not in headers:
-            scope = "private" if "Authorization" in request.headers else "public"
-            headers["Cache-Control"] = f"{scope}, no-cache"
+            headers["Cache-Control"] = cache.cache_control(
+                authorized="Authorization" in request.headers
+            )
         vary = app.config["HTTP_VARY"]
         if "Vary" in headers:
             response.vary.update(vary.split(", "))

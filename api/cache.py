@@ -87,6 +87,11 @@ class ByteLRU:
         return len(self._entries)
 
 
+def cache_control(*, authorized: bool) -> str:
+    """Every GET is revalidated (ETag); one sent with credentials only by private caches."""
+    return f"{'private' if authorized else 'public'}, no-cache"
+
+
 def response_cache(app: Flask | None = None) -> ByteLRU | None:
     return (app or current_app).extensions.get(EXTENSION_KEY)
 
@@ -210,9 +215,8 @@ class FastReads:
             status, body, headers = 200, entry.body, list(entry.headers)
             headers.append(("Content-Length", str(len(body))))
         request_id = logs.request_id_for(environ.get("HTTP_X_REQUEST_ID"))
-        scope = "private" if "HTTP_AUTHORIZATION" in environ else "public"
         headers += [
-            ("Cache-Control", f"{scope}, no-cache"),
+            ("Cache-Control", cache_control(authorized="HTTP_AUTHORIZATION" in environ)),
             ("Vary", self.app.config["HTTP_VARY"]),
             ("X-Content-Type-Options", "nosniff"),
             ("X-Request-ID", request_id),

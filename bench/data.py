@@ -29,7 +29,9 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, Table, select
+
+from api.services.generate import write_rows
 
 BATCH = 5000
 RATINGS = ("again", "hard", "good", "easy")
@@ -43,35 +45,16 @@ INTERVALS = {
 PASSWORD = "bench-password-not-secret"
 
 
-def _write(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert: COPY on PostgreSQL, executemany elsewhere; values bound as SQLAlchemy would."""
-    if not rows:
-        return
-    dialect = connection.dialect
-    if dialect.name != "postgresql":
-        connection.execute(insert(table), rows)
-        return
-    names = list(rows[0])
-    binders = [
-        (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
-    ]
-    columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
-    cursor = connection.connection.driver_connection.cursor()
-    with cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([bind(row[name]) if bind else row[name] for name, bind in binders])
-
-
 def _batched(connection: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> int:
     batch: list[dict[str, Any]] = []
     written = 0
     for row in rows:
         batch.append(row)
         if len(batch) >= BATCH:
-            _write(connection, table, batch)
+            write_rows(connection, table, batch)
             written += len(batch)
             batch = []
-    _write(connection, table, batch)
+    write_rows(connection, table, batch)
     return written + len(batch)
 
 

@@ -47,10 +47,11 @@ def _filters(args: dict) -> service.QuestionFilters:
     )
 
 
-def _get(question_id: int):
+def _get(question_id: int, load=service.get_question):
+    """The question, loaded by `load` (service.read_question to show it, lighter)."""
     if question_id > MAX_ID:
         raise NotFound(f"There is no question {question_id}.")
-    return service.get_question(question_id)
+    return load(question_id)
 
 
 def _written(question, status: int = 200):
@@ -99,9 +100,7 @@ class QuestionItem(Resource):
     def get(self, question_id: int):
         """Read one question; its answer only with include=answer."""
         args = parse_args(question_item_args)
-        if question_id > MAX_ID:
-            raise NotFound(f"There is no question {question_id}.")
-        question = service.read_question(question_id)
+        question = _get(question_id, service.read_question)
         schema = question_with_answer_schema if "answer" in args["include"] else question_schema
         return schema.dump(question)
 

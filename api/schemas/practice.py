@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from marshmallow.utils import get_value
 
 from api.schemas.bank import JsonInteger, WholeSlug
 from api.schemas.common import PageArgs, QueryInteger, SafeString
-from api.schemas.questions import FilterArgs, QuestionSchema
+from api.schemas.questions import FilterArgs, QuestionSchema, UTCDateTime
 from api.services.grading import SELF_RATINGS
 
 ANSWER_MAX = 5000
@@ -32,20 +30,6 @@ class AttemptIn(Schema):
         given = [k for k in ("answer", "choices", "self_rating") if data.get(k) is not None]
         if len(given) != 1:
             raise ValidationError("Give exactly one of answer, choices or self_rating.", "_schema")
-
-
-class UTCDateTime(fields.AwareDateTime):
-    """An aware RFC 3339 date-time (`T` and `Z` in either case), returned in UTC; one that
-    has no UTC equivalent is invalid."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str):
-            value = value.upper()
-        result = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return result.astimezone(UTC)
-        except OverflowError:
-            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
 
 
 class BatchAttemptIn(AttemptIn):

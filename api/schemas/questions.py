@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from marshmallow import Schema, fields, validate
 
@@ -23,7 +24,24 @@ SORT_CHOICES = (
 )
 
 
-class QueryDateTime(fields.AwareDateTime):
+class UTCDateTime(fields.AwareDateTime):
+    """An aware RFC 3339 date-time (`T` and `Z` in either case), returned in UTC; one that
+    has no UTC equivalent is invalid."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.upper()
+        result = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return result.astimezone(UTC)
+        except OverflowError:
+            return self._beyond_utc(result, value)
+
+    def _beyond_utc(self, result: datetime, value: Any) -> datetime:
+        raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+
+
+class QueryDateTime(UTCDateTime):
     """An RFC 3339 date-time (`T` and `Z` in either case), naive taken as UTC, returned in UTC.
 
     An instant beyond what a datetime holds once in UTC (`0001-01-01T00:00:00+01:00` is
@@ -33,15 +51,9 @@ class QueryDateTime(fields.AwareDateTime):
     def __init__(self, **kwargs) -> None:
         super().__init__(default_timezone=UTC, **kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str):
-            value = value.upper()
-        result = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return result.astimezone(UTC)
-        except OverflowError:
-            edge = datetime.min if result.year == datetime.min.year else datetime.max
-            return edge.replace(tzinfo=UTC)
+    def _beyond_utc(self, result: datetime, value: Any) -> datetime:
+        edge = datetime.min if result.year == datetime.min.year else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
 class FilterArgs(Schema):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select
 
@@ -48,9 +49,7 @@ def generate_bank(*, count: int, seed: int = 1) -> int:
     start = (db.session.scalar(select(func.max(Question.id))) or 0) + 1
     now = utcnow()
     connection = db.session.connection()
-    write = _insert_rows
     if connection.dialect.name == "postgresql":
-        write = _copy_rows
         # VACUUM can only mark the new pages all-visible once this commit is flushed to
         # the WAL, which synchronous_commit=off (a common bulk-load setting) postpones.
         connection.exec_driver_sql("SET LOCAL synchronous_commit = on")
@@ -63,9 +62,9 @@ def generate_bank(*, count: int, seed: int = 1) -> int:
             tag_links.extend(
                 {"question_id": n, "tag_id": t} for t in rng.sample(tag_ids, rng.randint(1, 3))
             )
-        write(connection, Question.__table__, rows)
-        write(connection, QuestionTopic.__table__, topic_links)
-        write(connection, QuestionTag.__table__, tag_links)
+        write_rows(connection, Question.__table__, rows)
+        write_rows(connection, QuestionTopic.__table__, topic_links)
+        write_rows(connection, QuestionTag.__table__, tag_links)
     db.session.commit()
     refresh_statistics()
     return count
@@ -91,14 +90,16 @@ def refresh_statistics(tables: tuple[str, ...] = BANK_TABLES) -> None:
                 connection.exec_driver_sql(f"ANALYZE {table}")
 
 
-def _insert_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
-    connection.execute(insert(table), rows)
-
-
-def _copy_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
-    """COPY the rows in, each value bound exactly as SQLAlchemy would bind it."""
-    names = list(rows[0])
+def write_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert: COPY on PostgreSQL, executemany elsewhere; values bound as SQLAlchemy
+    would bind them (also used by bench/data.py)."""
+    if not rows:
+        return
     dialect = connection.dialect
+    if dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    names = list(rows[0])
     binders = [
         (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
     ]
