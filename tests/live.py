@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -99,3 +101,25 @@ def app_env(database_url: str, instance_dir: Path, **extra: str) -> dict[str, st
         **extra,
     )
     return env
+
+
+# No proxy, whatever the environment says: these requests only ever go to loopback.
+direct_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def api_request(
+    method: str, url: str, *, token: str | None = None, body: Any = None, key: str | None = None
+) -> urllib.request.Request:
+    """A JSON request to a server on loopback, with a bearer token and an Idempotency-Key
+    when given (open it with `direct_opener`)."""
+    assert url.startswith("http://127.0.0.1:"), url
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return urllib.request.Request(url, data=data, method=method, headers=headers)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import random
 import urllib.error
-import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +22,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from api.services.grading import SELF_RATINGS
-from tests.live import app_env, flask_cli, gunicorn
+from tests.live import api_request, app_env, direct_opener, flask_cli, gunicorn
 
 WORKERS = 3
 THREADS = 32
@@ -43,7 +42,6 @@ LIMITS = {
 }
 
 # Loopback only: never through a proxy from the environment.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -56,19 +54,9 @@ class Reply:
 def http(
     method: str, url: str, *, token: str | None = None, body: Any = None, key: str | None = None
 ) -> Reply:
-    assert url.startswith("http://127.0.0.1:"), url
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    request = api_request(method, url, token=token, body=body, key=key)
     try:
-        response = _opener.open(request, timeout=REQUEST_TIMEOUT)
+        response = direct_opener.open(request, timeout=REQUEST_TIMEOUT)
     except urllib.error.HTTPError as exc:
         response = exc
     with response:

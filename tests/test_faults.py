@@ -28,7 +28,6 @@ import socket
 import threading
 import time
 import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -42,7 +41,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.live import app_env, flask_cli, gunicorn
+from tests.live import api_request, app_env, direct_opener, flask_cli, gunicorn
 from tests.servers import PgServer, postgres_server, redis_server
 
 PROBLEM = "application/problem+json"
@@ -57,7 +56,6 @@ LIMITS = {  # one client address sends everything here
 TEMPLATE_DB = "qbank_faults_template"
 
 # Loopback only: never through a proxy from the environment.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -104,18 +102,8 @@ def http(
     key: str | None = None,
 ) -> Reply:
     """One request with a client timeout; connection failures become a status-0 Reply."""
-    assert url.startswith("http://127.0.0.1:"), url
+    request = api_request(method, url, token=token, body=body, key=key)
     path = url.split("/", 3)[-1]
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     started = time.monotonic()
 
     def failed(error: str) -> Reply:
@@ -123,7 +111,7 @@ def http(
 
     try:
         try:
-            response = _opener.open(request, timeout=TIMEOUT)
+            response = direct_opener.open(request, timeout=TIMEOUT)
         except urllib.error.HTTPError as exc:
             response = exc
         with response:
