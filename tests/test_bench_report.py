@@ -1,0 +1,100 @@
+"""The benchmark's bookkeeping (bench/run.py): which round a row keeps, what is judged.
+
+Nothing is run under wrk here (that is `make bench`); these are the rules that turn its
+measurements into the table and the verdicts.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import run
+
+
+def row(size: int, endpoint: str, rps: float, base_rps: float, **extra) -> run.Row:
+    values = dict(
+        backend="postgresql",
+        size=size,
+        endpoint=endpoint,
+        rps=rps,
+        p50_ms=16_000 / rps,
+        p99_ms=20_000 / rps,
+        base_rps=base_rps,
+        base_p50_ms=16_000 / base_rps,
+        base_p99_ms=20_000 / base_rps,
+        ratio=round(rps / base_rps, 3),
+        peak_rss_mb=80.0,
+        base_peak_rss_mb=60.0,
+        cpu_ms=1.0,
+        base_cpu_ms=0.5,
+        body_bytes=500,
+        requests=int(rps * 8),
+        notes="",
+        load1=1.0,
+    )
+    values.update(extra)
+    return run.Row(**values)
+
+
+def test_a_row_keeps_the_apps_best_round_and_the_baselines_best_round():
+    first = row(1000, "post attempt", 250.0, 3000.0, peak_rss_mb=90.0, cpu_ms=6.0)
+    second = row(1000, "post attempt", 400.0, 2500.0, peak_rss_mb=85.0, cpu_ms=4.0)
+    (kept,) = run.best_of([first, second])
+    assert (kept.rps, kept.p50_ms, kept.cpu_ms) == (400.0, second.p50_ms, 4.0)
+    assert (kept.base_rps, kept.base_p50_ms) == (3000.0, first.base_p50_ms)
+    # The ratio is recomputed against the best baseline, never the round's own.
+    assert kept.ratio == pytest.approx(400 / 3000, abs=1e-3)
+    assert kept.peak_rss_mb == 90.0  # memory: the highest of the rounds
+    assert (kept.rounds, kept.rps_rounds) == (2, [250.0, 400.0])
+
+
+def test_rounds_are_grouped_per_backend_size_and_endpoint():
+    rows = [
+        row(1000, "random", 300.0, 3000.0),
+        row(100_000, "random", 200.0, 3000.0),
+        row(1000, "random", 320.0, 3100.0),
+        row(1000, "search", 2000.0, 3000.0, backend="sqlite"),
+    ]
+    kept = {(r.backend, r.size, r.endpoint): r for r in run.best_of(rows)}
+    assert set(kept) == {
+        ("postgresql", 1000, "random"),
+        ("postgresql", 100_000, "random"),
+        ("sqlite", 1000, "search"),
+    }
+    assert kept["postgresql", 1000, "random"].rps_rounds == [300.0, 320.0]
+    assert kept["postgresql", 100_000, "random"].rounds == 1
+
+
+def test_targets_judge_the_issues_targets_and_only_show_the_uncached_search(monkeypatch):
+    monkeypatch.setattr(run, "BACKENDS", ["postgresql"])
+    rows = []
+    for size, slow in ((1000, 1.0), (100_000, 1.2)):
+        rows += [
+            row(size, "questions page", 2000 / slow, 3000.0),
+            row(size, "304 revalidation", 2900 / slow, 3000.0),
+            row(size, "search", 2500 / slow, 3000.0),
+            row(size, "search uncached", 70 / slow, 3000.0),
+            row(size, "post attempt", 400 / slow, 3000.0),
+        ]
+    verdicts = run.targets(rows)
+    judged = [ok for ok, _ in verdicts if ok in (True, False)]
+    assert judged and all(judged), verdicts
+    (cold,) = [text for ok, text in verdicts if "search uncached" in text and ok == "info"]
+    assert "not a target" in cold and "over 50 ms" in cold
+    # Growth is judged on every endpoint but the uncached search (x3 here, not failing).
+    rows.append(row(100_000, "random", 100.0, 3000.0))
+    rows.append(row(1000, "random", 300.0, 3000.0))
+    growth = [(ok, text) for ok, text in run.targets(rows) if "p50 latency" in text]
+    assert growth == [(False, growth[0][1])] and "random" in growth[0][1]
+    assert "Targets" in run.report(rows, _meta(), []) and "info" in run.report(rows, _meta(), [])
+
+
+def _meta() -> dict:
+    return {
+        "started": "2026-11-22 00:00 UTC",
+        "finished": "00:30 UTC",
+        "minutes": 30.0,
+        "cpus": 2,
+        "load_start": 1.0,
+        "load_end": 1.0,
+    }
