@@ -39,6 +39,32 @@ def flask_cli(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (state, ppid, ...), or None."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw.rsplit(")", 1)[1].split()
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (the test process reaps gunicorn only when its helper exits)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
+
+
+def children(pid: int) -> set[int]:
+    """The running processes whose parent is `pid` (a gunicorn master's workers)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None and fields[0] not in ("Z", "X") and int(fields[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
 @contextmanager
 def gunicorn(
     env: dict[str, str], *, workers: int = 2, extra: tuple[str, ...] = ()

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.live import ROOT, api_request, app_env, direct_opener, free_port
+from tests.live import ROOT, api_request, app_env, children, direct_opener, free_port
 from tests.servers import redis_server
 
 WORKERS = 2
@@ -42,19 +42,6 @@ def call(method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
     except urllib.error.HTTPError as exc:
         raw = exc.read()
         return exc.code, json.loads(raw) if raw else None
-
-
-def children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-                found.add(int(entry.name))
-    return found
 
 
 class Boot:

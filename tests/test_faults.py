@@ -41,7 +41,15 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.live import api_request, app_env, direct_opener, flask_cli, gunicorn
+from tests.live import (
+    api_request,
+    app_env,
+    children,
+    direct_opener,
+    flask_cli,
+    gunicorn,
+    running,
+)
 from tests.servers import PgServer, postgres_server, redis_server
 
 PROBLEM = "application/problem+json"
@@ -228,31 +236,6 @@ def gunicorn_pids(env: dict[str, str], base: str) -> tuple[int, set[int]]:
 def gunicorn_log(env: dict[str, str], base: str) -> str:
     port = base.rsplit(":", 1)[1]
     return (Path(env["QBANK_INSTANCE_DIR"]) / f"gunicorn-{port}.log").read_text()
-
-
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/<pid>/stat after the command name (state, ppid, ...), or None."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return raw.rsplit(")", 1)[1].split()
-
-
-def children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat(int(entry.name))
-            if fields is not None and fields[0] != "Z" and int(fields[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie (the test process reaps gunicorn only when its helper exits)."""
-    fields = _stat(pid)
-    return fields is not None and fields[0] not in ("Z", "X")
 
 
 # --------------------------------------------------------------------------- databases
