@@ -520,7 +520,6 @@ class Row:
     requests: int
     notes: str
     load1: float
-    rounds: int = 1
     rps_rounds: list[float] = field(default_factory=list)  # the app's req/s in each round
 
 
@@ -854,7 +853,7 @@ def best_of(rows: list[Row]) -> list[Row]:
     Other work on the machine can only slow a run down, so the least disturbed run is the
     better estimate of what the code costs: the app's run with the most requests/s (its
     latencies and CPU come with it), and the baseline's best run, whichever round it was
-    in. Peak memory is the highest of all rounds. `rounds` says how many there were.
+    in. Peak memory is the highest of all rounds; `rps_rounds` lists every round's.
     """
     groups: dict[tuple[str, int, str], list[Row]] = {}
     for row in rows:
@@ -876,7 +875,6 @@ def best_of(rows: list[Row]) -> list[Row]:
                 ratio=round(app.rps / base.base_rps, 3) if base.base_rps else 0.0,
                 peak_rss_mb=max(peaks) if peaks else None,
                 notes="; ".join(notes),
-                rounds=len(group),
                 rps_rounds=[r.rps for r in group],
             )
         )
