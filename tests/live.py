@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,33 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def wait_until_serving(
+    proc: subprocess.Popen[bytes], base: str, workers: int, timeout: float, log: Callable[[], str]
+) -> None:
+    """Until `base` answers /healthz and gunicorn's master (`proc`) has all its workers.
+
+    The master forks its workers one after the other, so the first can answer /healthz
+    while the last is still booting: a test that counts or signals the workers waits for
+    all of them. Bounded by `timeout`; fails at once, with the log's tail, if `proc` exits.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"gunicorn exited with {proc.returncode}:\n{log()[-4000:]}")
+        if len(children(proc.pid)) >= workers:
+            try:
+                with direct_opener.open(f"{base}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"no /healthz with {workers} workers within {timeout} s:\n{log()[-4000:]}"
+            )
+        time.sleep(0.1)
+
+
 @contextmanager
 def gunicorn(
     env: dict[str, str], *, workers: int = 2, extra: tuple[str, ...] = ()
@@ -92,20 +119,7 @@ def gunicorn(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"gunicorn exited:\n{log.read()[-4000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not answer /healthz within 60 s")
-            time.sleep(0.1)
+        wait_until_serving(proc, base, workers, 60, lambda: Path(log.name).read_text())
         yield base
     finally:
         proc.terminate()

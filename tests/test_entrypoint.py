@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 import urllib.error
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,15 @@ from typing import Any
 
 import pytest
 
-from tests.live import ROOT, api_request, app_env, children, direct_opener, free_port
+from tests.live import (
+    ROOT,
+    api_request,
+    app_env,
+    children,
+    direct_opener,
+    free_port,
+    wait_until_serving,
+)
 from tests.servers import redis_server
 
 WORKERS = 2
@@ -65,18 +72,7 @@ class Boot:
         return self.log_path.read_text()
 
     def wait_until_serving(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"boot.sh exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
-            try:
-                with direct_opener.open(f"{self.base}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        pytest.fail(f"nothing answered /healthz within {START_TIMEOUT} s:\n{self.log()[-4000:]}")
+        wait_until_serving(self.proc, self.base, WORKERS, START_TIMEOUT, self.log)
 
     def stop(self) -> int:
         """SIGTERM, as `docker stop` sends it to the container's process; its exit status."""
