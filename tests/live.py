@@ -77,7 +77,7 @@ def wait_until_serving(
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise AssertionError(f"gunicorn exited with {proc.returncode}:\n{log()[-4000:]}")
+            raise AssertionError(f"the server exited with {proc.returncode}:\n{log()[-4000:]}")
         if len(children(proc.pid)) >= workers:
             try:
                 with direct_opener.open(f"{base}/healthz", timeout=2) as response:
@@ -148,12 +148,18 @@ direct_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def api_request(
-    method: str, url: str, *, token: str | None = None, body: Any = None, key: str | None = None
+    method: str,
+    url: str,
+    *,
+    token: str | None = None,
+    body: Any = None,
+    key: str | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> urllib.request.Request:
-    """A JSON request to a server on loopback, with a bearer token and an Idempotency-Key
-    when given (open it with `direct_opener`)."""
+    """A JSON request to a server on loopback, with a bearer token, an Idempotency-Key and
+    other headers when given (open it with `direct_opener`)."""
     assert url.startswith("http://127.0.0.1:"), url
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": "application/json", **(extra_headers or {})}
     data = None
     if body is not None:
         data = json.dumps(body).encode()

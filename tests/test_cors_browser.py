@@ -19,7 +19,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.browser import chromium, static_site
-from tests.live import app_env, flask_cli, gunicorn
+from tests.live import api_request, app_env, direct_opener, flask_cli, gunicorn
 
 EDITOR_EMAIL = "editor@example.com"
 EDITOR_PASSWORD = "editor-password-123"
@@ -92,16 +92,9 @@ def http(
     headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], object]:
     """One request from Python (no browser, no CORS): status, headers, parsed JSON or None."""
-    sent = dict(headers or {})
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        sent["Content-Type"] = "application/json"
-    if token is not None:
-        sent["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=data, method=method, headers=sent)
+    request = api_request(method, url, body=body, token=token, extra_headers=headers)
     try:
-        response = urllib.request.urlopen(request, timeout=30)
+        response = direct_opener.open(request, timeout=30)
     except urllib.error.HTTPError as exc:
         response = exc
     with response:
