@@ -10,11 +10,12 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
 # A worker is replaced after this many requests, as a guard against slow leaks. Its caches
-# (api/cache.py) are bounded, and a restart costs a second of CPU and a cold cache, so the
-# guard is set where it rarely fires under load (at 1,000 requests/s: every 100 s or so).
+# (api/platform/http_cache.py) are bounded, and a restart costs a second of CPU and a cold
+# cache, so the guard is set where it rarely fires under load (at 1,000 requests/s: every
+# 100 s or so).
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
 max_requests_jitter = max_requests // 20
-# The app logs one JSON line per request (api/logs.py); gunicorn's own access log is off
+# The app logs one JSON line per request (api/platform/logs.py); gunicorn's own access log is off
 # unless asked for, so each request is logged once.
 accesslog = os.environ.get("ACCESS_LOG") or None
 preload_app = os.environ.get("GUNICORN_PRELOAD", "") == "1"

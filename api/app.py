@@ -1,33 +1,27 @@
-"""The application factory: the one way in."""
+"""The application factory: the one way in, and every layer a request crosses, in order."""
 
 from __future__ import annotations
 
 import logging
-import select
+from pathlib import Path
 
-import psycopg
-from flask import Flask, Response, has_request_context, request
+from flask import Flask
 from flask.sessions import SessionInterface
 from flask_restful import Api
-from psycopg import pq
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
-from sqlalchemy.pool import Pool
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import IntegerConverter
 
-from api import cache, logs
+from api import cli, routes
+from api.accounts import authentication
+from api.accounts import models as account_models  # noqa: F401  (tables on the metadata)
+from api.bank import models as bank_models
+from api.bank import random_draws
 from api.config import Config
-from api.errors import register_error_handlers
 from api.extensions import cors, db, jwt, limiter, migrate
+from api.platform import db_events, errors, http_cache, logs
+from api.practice import models as practice_models  # noqa: F401  (tables on the metadata)
 
-
-class AsciiIntegerConverter(IntegerConverter):
-    """`<int:...>` in ASCII digits only: werkzeug's `\\d+` also takes digits of other scripts."""
-
-    regex = r"[0-9]+"
-
-
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 CORS_EXPOSE_HEADERS = [
     "ETag",
     "Link",
@@ -46,10 +40,16 @@ CORS_ALLOW_HEADERS = [
 ]
 
 
+class AsciiIntegerConverter(IntegerConverter):
+    """`<int:...>` in ASCII digits only: werkzeug's `\\d+` also takes digits of other scripts."""
+
+    regex = r"[0-9]+"
+
+
 class ProblemApi(Api):
     """Flask-RESTful answers its own errors unless told not to: hand them all to Flask.
 
-    Re-raising sends every exception to the app's error handlers (errors.py), so
+    Re-raising sends every exception to the app's error handlers (platform/errors.py), so
     routing errors, validation errors and crashes share one problem+json shape.
     """
 
@@ -57,42 +57,45 @@ class ProblemApi(Api):
         raise e
 
 
+class NoCookieSessions(SessionInterface):
+    """The API keeps no cookie session (tokens travel in headers): none is read or signed."""
+
+    def open_session(self, app: Flask, request) -> None:
+        return None  # Flask substitutes its (empty, unsaved) null session
+
+
 def create_app(config: object | None = None) -> Flask:
+    """Hooks run in the order registered (after_request hooks in reverse): read top down."""
     app = Flask(__name__, static_folder=None)
     app.url_map.converters["int"] = AsciiIntegerConverter
+    app.url_map.strict_slashes = False
     app.config.from_object(config if config is not None else Config())
     app.json.sort_keys = False
     app.session_interface = NoCookieSessions()
-    # What every GET's answer depends on besides its URL (conditional_get, api/cache.py).
-    app.config["HTTP_VARY"] = (
-        "Authorization, Origin" if app.config["CORS_ORIGINS"] else "Authorization"
-    )
-    app.url_map.strict_slashes = False
-    logs.init_app(app)
-    # Before the extensions' hooks: a cached public read skips the rate limiter's check
-    # (reads are not limited) and everything else up to the response's after_request.
-    cache.init_app(app)
+    bank_models.register_model_events()
 
+    logs.init_app(app)  # request id and the access log line
+    # Before the extensions' hooks: a cached public read skips the rate limiter's check
+    # (reads are not limited) and everything else up to the responses' after_request.
+    http_cache.init_app(app)
     register_extensions(app)
-    register_routes(app)
-    register_error_handlers(app)
-    register_http_caching(app)
-    register_commands(app)
+    random_draws.init_app(app)  # per-worker id pools for random draws
+    routes.register_routes(ProblemApi(app, catch_all_404s=False))
+    errors.register_error_handlers(app)
+    # Registered last, so it runs first of the after_request hooks: ETag and 304.
+    app.after_request(http_cache.conditional_get)
+    cli.register(app)
     return app
 
 
 def register_extensions(app: Flask) -> None:
-    import api.auth  # JWT loaders and callbacks register on the jwt extension when imported
-    import api.models  # noqa: F401  (tables on the metadata before anything uses it)
-    import api.services.search  # noqa: F401  (search DDL hooks on the questions table)
-    import api.services.versioning  # noqa: F401  (bank version triggers, after create_all)
-
     db.init_app(app)
+    db_events.init_app(app)
     # Registered after Flask-SQLAlchemy's own teardown, so it runs first (reverse order).
     app.teardown_appcontext(_close_session)
-    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
     jwt.init_app(app)
-    api.auth.init_app(app)
+    authentication.init_app(app)
     limiter.init_app(app)
     origins = app.config["CORS_ORIGINS"]
     cors.init_app(
@@ -125,132 +128,3 @@ def _close_session(_exc: BaseException | None) -> None:
         )
         db.session().invalidate()
         db.session.remove()
-
-
-def _migrations_dir():
-    from pathlib import Path
-
-    return Path(__file__).resolve().parent / "migrations"
-
-
-def register_routes(app: Flask) -> None:
-    from api.routes import register_routes as add_routes
-
-    api = ProblemApi(app, catch_all_404s=False)
-    add_routes(api)
-
-
-CONDITIONAL_HEADERS = (
-    "HTTP_IF_NONE_MATCH",
-    "HTTP_IF_MATCH",
-    "HTTP_IF_MODIFIED_SINCE",
-    "HTTP_IF_UNMODIFIED_SINCE",
-    "HTTP_RANGE",
-)
-
-
-def register_http_caching(app: Flask) -> None:
-    @app.after_request
-    def conditional_get(response: Response) -> Response:
-        """Strong ETags (a hash of the bytes) on every successful GET, 304 on If-None-Match.
-
-        A 304 made from the response cache (api/cache.py) gets the same caching headers as
-        the 200 it stands for.
-        """
-        headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        status = response.status_code
-        if request.method not in ("GET", "HEAD") or status not in (200, 304):
-            return response
-        if response.direct_passthrough:
-            return response
-        if "Cache-Control" not in headers:
-            headers["Cache-Control"] = cache.cache_control(
-                authorized="Authorization" in request.headers
-            )
-        vary = app.config["HTTP_VARY"]
-        if "Vary" in headers:
-            response.vary.update(vary.split(", "))
-        else:
-            headers["Vary"] = vary
-        if status == 304:
-            return response
-        if not response.get_etag()[0]:
-            response.add_etag()
-            cache.remember(response)
-        environ = request.environ
-        if not any(name in environ for name in CONDITIONAL_HEADERS):
-            return response  # nothing to evaluate: make_conditional would change nothing
-        response.make_conditional(request)
-        # The server dates every response (gunicorn, werkzeug's): a second Date from here
-        # would be a duplicate of a singleton field.
-        headers.pop("Date", None)
-        return response
-
-
-class NoCookieSessions(SessionInterface):
-    """The API keeps no cookie session (tokens travel in headers): none is read or signed."""
-
-    def open_session(self, app: Flask, request) -> None:
-        return None  # Flask substitutes its (empty, unsaved) null session
-
-
-def register_commands(app: Flask) -> None:
-    from api.cli import register
-
-    register(app)
-
-
-@event.listens_for(Pool, "checkout")
-def _check_connection_alive(dbapi_connection, _record, _proxy) -> None:
-    """A pooled PostgreSQL connection whose server went away is replaced, not handed out.
-
-    SQLAlchemy's pre-ping would send a query (three round trips with psycopg's
-    autocommit switch) before every request. An idle connection has nothing to read
-    unless its server closed it or said it is closing it (a restart, a crash, an
-    administrator's kill all do): one non-blocking poll of the socket tells. The pool
-    then drops it and connects again. A server that vanished without a word is found
-    by the request's first query instead, which answers 503 and invalidates the pool.
-    """
-    pgconn = getattr(dbapi_connection, "pgconn", None)
-    if pgconn is None:
-        return  # SQLite: a file, nothing to lose
-    try:
-        alive = (
-            pgconn.status == pq.ConnStatus.OK and not select.select([pgconn.socket], [], [], 0)[0]
-        )
-    except (OSError, ValueError, psycopg.Error):
-        alive = False
-    if not alive:
-        raise DisconnectionError("the server closed this pooled connection")
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL for concurrent readers, enforced foreign keys, and waiting rather than failing."""
-    module = type(dbapi_connection).__module__
-    if not module.startswith("sqlite3"):
-        return
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-    # The driver's own implicit BEGIN is turned off: _sqlite_begin below chooses the kind.
-    dbapi_connection.isolation_level = None
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(connection) -> None:
-    """Write requests take SQLite's write lock up front (BEGIN IMMEDIATE).
-
-    A deferred transaction that reads and then writes can fail with "database is
-    locked" when another worker committed in between (WAL snapshots cannot be
-    upgraded); taking the lock at BEGIN makes concurrent writers wait their turn
-    (busy_timeout) instead. Reads keep plain BEGIN and run alongside writers.
-    """
-    if connection.dialect.name != "sqlite":
-        return
-    writing = not has_request_context() or request.method not in ("GET", "HEAD", "OPTIONS")
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")

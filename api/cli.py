@@ -24,7 +24,7 @@ def register(app: Flask) -> None:
     )
     def seed(path: Path) -> None:
         """Load the curated question bank; safe to run again (nothing doubles)."""
-        from api.services.bank import read_bank_file, seed_bank
+        from api.bank.transfer.writing import read_bank_file, seed_bank
 
         report = seed_bank(bank=read_bank_file(path))
         click.echo(
@@ -35,13 +35,17 @@ def register(app: Flask) -> None:
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def import_text_command(path: Path) -> None:
         """Import a plain-text Q&A document (numbered, or question line then paragraphs)."""
-        from api.services.bank import import_text
-        from api.services.textparse import ParseError
+        from api.bank.transfer.exchange import import_bank, text_bank
+        from api.bank.transfer.textparse import ParseError
+        from api.platform.errors import InvalidBody
 
         try:
-            report = import_text(text=path.read_text(encoding="utf-8"), document=path.name)
+            bank = text_bank(text=path.read_text(encoding="utf-8"), document=path.name)
+            report = import_bank(bank=bank, dry_run=False)
         except ParseError as exc:
             raise click.ClickException(f"{path.name}: {exc}") from exc
+        except InvalidBody as exc:
+            raise click.ClickException(f"{path.name}: {exc.detail} {exc.errors}") from exc
         click.echo(
             f"imported {path.name}: " + ", ".join(f"{k} {v}" for k, v in report.as_dict().items())
         )
@@ -51,8 +55,8 @@ def register(app: Flask) -> None:
     @click.option("--dry-run", is_flag=True, help="Validate and report, then roll back.")
     def import_bank_command(path: Path, dry_run: bool) -> None:
         """Import a bank file of any size (export format, JSON), streamed, all or nothing."""
-        from api.errors import InvalidBody
-        from api.services.transfer import stream_bank_file
+        from api.bank.transfer.exchange import stream_bank_file
+        from api.platform.errors import InvalidBody
 
         try:
             report = stream_bank_file(path, dry_run=dry_run)
@@ -69,7 +73,7 @@ def register(app: Flask) -> None:
     @click.option("--seed", "rng_seed", type=int, default=1, show_default=True)
     def gen_bank(count: int, rng_seed: int) -> None:
         """Add COUNT synthetic questions (for scale tests and benchmarks)."""
-        from api.services.generate import generate_bank
+        from api.bank.synthetic import generate_bank
 
         added = generate_bank(count=count, seed=rng_seed)
         click.echo(f"generated {added} questions")
@@ -89,13 +93,9 @@ def register(app: Flask) -> None:
         """
         from marshmallow import ValidationError
 
-        from api.schemas.users import EmailAddress
-        from api.services.accounts import (
-            PASSWORD_MAX,
-            PASSWORD_MIN,
-            create_or_promote_admin,
-            find_by_email,
-        )
+        from api.accounts.models import PASSWORD_MAX, PASSWORD_MIN
+        from api.accounts.schemas import EmailAddress
+        from api.accounts.users import create_or_promote_admin, find_by_email
 
         try:
             email = EmailAddress().deserialize(email)

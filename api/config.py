@@ -53,7 +53,8 @@ class Config:
     PER_PAGE_MAX = 100
     RANDOM_COUNT_MAX = 50
     SEARCH_QUERY_MAX = 200
-    # Rendered public reads kept per worker, keyed by bank version and URL (api/cache.py);
+    # Rendered public reads kept per worker, keyed by bank version and URL
+    # (api/platform/http_cache.py);
     # 0 turns the cache off.
     RESPONSE_CACHE_MAX_BYTES = 16 * 1024 * 1024
     # Ids matching a random draw's filters, kept per worker and bank version (4 bytes
@@ -62,7 +63,8 @@ class Config:
     CORS_ORIGINS: list[str] = []
     LOG_LEVEL = "INFO"
     REDIS_URL: str | None = None
-    # Accounts (api/auth.py, api/services/accounts.py). HS256 only: no other alg is accepted.
+    # Accounts (api/accounts/authentication.py, api/accounts/users.py). HS256 only: no other
+    # alg is accepted.
     JWT_ALGORITHM = "HS256"
     JWT_DECODE_ALGORITHMS = ["HS256"]
     JWT_TOKEN_LOCATION = ["headers"]
@@ -71,7 +73,8 @@ class Config:
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
     # argon2-cffi PasswordHasher keyword arguments; None: the library's (RFC 9106) defaults.
     PASSWORD_HASH_PARAMS: dict | None = None
-    # Rate limits (api/ratelimit.py), in Flask-Limiter's notation; storage is REDIS_URL or memory.
+    # Rate limits (api/platform/ratelimit.py), in Flask-Limiter's notation; storage is
+    # REDIS_URL or memory.
     RATELIMIT_LOGIN_FAILURES_PER_ADDRESS = "20/minute"
     RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = "5/minute"
     RATELIMIT_REGISTRATIONS_PER_ADDRESS = "10/hour"
@@ -147,7 +150,7 @@ def normalise_database_url(url: str) -> str:
 def engine_options(database_url: str) -> dict:
     """SQLAlchemy engine options for this database.
 
-    Pooled connections are checked before use without a round trip (api/app.py
+    Pooled connections are checked before use without a round trip (api/platform/db_events.py
     `_check_connection_alive`), so a restarted database costs no errors; a PostgreSQL
     connect gives up after DATABASE_CONNECT_TIMEOUT seconds unless the URL sets its own
     `connect_timeout` (libpq otherwise waits as long as the OS does: minutes).

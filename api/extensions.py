@@ -1,13 +1,13 @@
 """Extensions are created without an app and bound in create_app (one way in)."""
 
 from flask_cors import CORS
-from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from api.ratelimit import make_limiter
+from api.platform.ratelimit import make_limiter
+from api.platform.tokens import VerifiedTokenCache
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -25,6 +25,6 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-jwt = JWTManager()
+jwt = VerifiedTokenCache()
 cors = CORS()
 limiter = make_limiter()

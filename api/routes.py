@@ -1,8 +1,17 @@
 """The route table: read it side by side with openapi.yaml."""
 
-from api.resources.auth import Login, Logout, Refresh, Register
-from api.resources.ops import Docs, DocsAsset, Health, OpenApiSpec, Ready
-from api.resources.practice import (
+from api.accounts.resources import Login, Logout, Me, Refresh, Register, UserItem, UserList
+from api.bank.resources import (
+    QuestionItem,
+    QuestionList,
+    QuestionRandom,
+    TagList,
+    TopicItem,
+    TopicList,
+)
+from api.bank.transfer.resources import QuestionExport, QuestionImport
+from api.platform.operations import Docs, DocsAsset, Health, OpenApiSpec, Ready
+from api.practice.resources import (
     AttemptBatch,
     AttemptItem,
     AttemptList,
@@ -14,15 +23,6 @@ from api.resources.practice import (
     QuizList,
     Review,
 )
-from api.resources.questions import (
-    QuestionExport,
-    QuestionImport,
-    QuestionItem,
-    QuestionList,
-    QuestionRandom,
-)
-from api.resources.topics import TagList, TopicItem, TopicList
-from api.resources.users import Me, UserItem, UserList
 
 V1 = "/api/v1"
 

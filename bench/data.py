@@ -9,7 +9,7 @@ Run by bench/run.py in a subprocess whose environment names the database
 `populate` prints one JSON line describing what it wrote; `token` prints a learner's
 access token (minted in the same way as a login, signed with the instance's secret).
 
-Questions come from api.services.generate.generate_bank. Learners, attempts and review
+Questions come from api.bank.synthetic.generate_bank. Learners, attempts and review
 states are written directly with Core inserts (COPY on PostgreSQL): going through the API
 would take far longer than the benchmark itself. Their values are plausible rather than
 replayed: every learner shares one argon2 hash (hashed once), attempts are spread over the
@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from api.services.generate import write_rows
+from api.bank.synthetic import write_rows
 
 BATCH = 5000
 RATINGS = ("again", "hard", "good", "easy")
@@ -60,7 +60,7 @@ def _batched(connection: Connection, table: Table, rows: Iterable[dict[str, Any]
 
 def _card_templates(now) -> dict[int, Any]:
     """One reviewed FSRS card per rating at `now`, to be shifted to each pair's last review."""
-    from api.services import scheduling
+    from api.practice import scheduling
 
     templates = {}
     for value, name in enumerate(RATINGS, start=1):
@@ -82,11 +82,13 @@ def _shifted_card(review, at, now) -> dict[str, Any]:
 
 def populate(*, questions: int, learners: int, attempts: int, seed: int = 7) -> dict[str, Any]:
     from api import create_app
+    from api.accounts.models import User
+    from api.accounts.users import hash_password
+    from api.bank.models import Question
+    from api.bank.synthetic import generate_bank, refresh_statistics
     from api.extensions import db
-    from api.models import Attempt, Question, ReviewState, User
-    from api.models.types import utcnow
-    from api.services.accounts import hash_password
-    from api.services.generate import generate_bank, refresh_statistics
+    from api.platform.db_types import utcnow
+    from api.practice.models import Attempt, ReviewState
 
     timings: dict[str, float] = {}
     app = create_app()
@@ -238,9 +240,9 @@ def populate(*, questions: int, learners: int, attempts: int, seed: int = 7) -> 
 
 def token(*, user_id: int) -> str:
     from api import create_app
+    from api.accounts.models import User
+    from api.accounts.users import open_session
     from api.extensions import db
-    from api.models import User
-    from api.services.accounts import open_session
 
     app = create_app()
     with app.app_context():

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from api import create_app
+from api import create_app, schema
+from api.bank.transfer.writing import read_bank_file, seed_bank
 from api.cli import DEFAULT_BANK
 from api.config import TestConfig
 from api.extensions import db
-from api.services.bank import read_bank_file, seed_bank
 from tests.servers import postgres_server
 
 BACKENDS = [b for b in os.environ.get("QBANK_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
@@ -62,8 +62,8 @@ def backend(request) -> str:
 def build_app(database_url: str, **overrides):
     app = create_app(TestConfig(database_url, **overrides))
     with app.app_context():
-        db.drop_all()
-        db.create_all()
+        schema.drop_all()
+        schema.create_all()
     return app
 
 
@@ -169,7 +169,7 @@ DEFAULT_PASSWORD = "correct horse battery staple"
 
 def make_user(app, role: str = "learner", *, email: str | None = None) -> str:
     """An account of `role` through the accounts service (registration only makes learners)."""
-    from api.services.accounts import create_user
+    from api.accounts.users import create_user
 
     email = email or f"{role}-{uuid.uuid4().hex[:12]}@example.com"
     with app.app_context():

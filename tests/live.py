@@ -1,4 +1,4 @@
-"""A real gunicorn on loopback, for end-to-end tests."""
+"""A real gunicorn on loopback, for end-to-end tests and `make bench`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,47 +93,89 @@ def wait_until_serving(
         time.sleep(0.1)
 
 
+@dataclass
+class Server:
+    """A gunicorn master serving on loopback: its base URL, process and log file."""
+
+    base: str
+    proc: subprocess.Popen
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+@contextmanager
+def serve(
+    env: dict[str, str],
+    *,
+    app: str = "api:create_app()",
+    workers: int = 2,
+    extra: tuple[str, ...] = (),
+    config: bool = False,
+    log_path: Path | None = None,
+    timeout: float = 60,
+) -> Iterator[Server]:
+    """gunicorn on a free loopback port until every worker is up; stopped (SIGTERM) after.
+
+    With `config`, the project's gunicorn.conf.py decides the settings (as in production
+    and `make bench`), given the port and worker count through its BIND and WORKERS
+    variables; otherwise gunicorn's defaults with `--workers`, `--bind` and `extra`.
+    """
+    port = free_port()
+    bind = f"127.0.0.1:{port}"
+    if log_path is None:
+        log_path = Path(env.get("QBANK_INSTANCE_DIR", "/tmp")) / f"gunicorn-{port}.log"
+    if config:
+        env = dict(env, BIND=bind, WORKERS=str(workers))
+        args = ["--config", str(ROOT / "gunicorn.conf.py"), *extra, app]
+    else:
+        args = ["--workers", str(workers), "--bind", bind, *extra, app]
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    server = Server(f"http://{bind}", proc, log_path)
+    try:
+        wait_until_serving(proc, server.base, workers, timeout, lambda: tail(log_path))
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 @contextmanager
 def gunicorn(
     env: dict[str, str], *, workers: int = 2, extra: tuple[str, ...] = ()
 ) -> Iterator[str]:
     """Serve the app with gunicorn on a free loopback port; yields the base URL."""
-    port = free_port()
-    log = open(Path(env.get("QBANK_INSTANCE_DIR", "/tmp")) / f"gunicorn-{port}.log", "w+")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            *extra,
-            "api:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    with serve(env, workers=workers, extra=extra) as server:
+        yield server.base
+
+
+def tail(path: Path, limit: int = 4000) -> str:
+    """The end of a log file, for a failure's message."""
     try:
-        wait_until_serving(proc, base, workers, 60, lambda: Path(log.name).read_text())
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+        return path.read_text(errors="replace")[-limit:]
+    except OSError:
+        return "<no log>"
 
 
 def app_env(database_url: str, instance_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QBANK_", "DATABASE_"))}
+    """The app's environment: development config and this database; nothing of the
+    caller's QBANK_*, DATABASE_*, REDIS_URL, GUNICORN_ or BENCH_* settings leaks in."""
+    drop = ("QBANK_", "DATABASE_", "BENCH_", "REDIS_URL", "ACCESS_LOG", "GUNICORN_", "FLASK_DEBUG")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update(
         DATABASE_URL=database_url,
         QBANK_ENV="development",

@@ -15,9 +15,9 @@ from jwt.warnings import InsecureKeyLengthWarning
 from sqlalchemy import delete, func, select
 
 from api import create_app
+from api.accounts.models import RevokedSession, User
 from api.config import TestConfig
 from api.extensions import db
-from api.models import RevokedSession, User
 from tests.conftest import DEFAULT_PASSWORD, build_app, login_headers, make_user, temporary_app
 from tests.servers import redis_server
 

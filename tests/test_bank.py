@@ -8,12 +8,12 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from api.bank.models import Question, Tag, Topic
+from api.bank.transfer.textparse import parse_qa_text
+from api.bank.transfer.writing import read_bank_file, seed_bank
 from api.cli import DEFAULT_BANK
-from api.errors import InvalidBody
 from api.extensions import db
-from api.models import Question, Tag, Topic
-from api.services.bank import read_bank_file, seed_bank
-from api.services.textparse import parse_qa_text
+from api.platform.errors import InvalidBody
 from tests.conftest import SEED_DOCS, build_app
 
 DOCS = ("000_becfa4df0abd7808.txt", "003_ae11068e3ef71790.txt")

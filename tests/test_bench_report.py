@@ -1,4 +1,4 @@
-"""The benchmark's bookkeeping (bench/run.py): which round a row keeps, what is judged.
+"""The benchmark's bookkeeping (bench/report.py): which round a row keeps, what is judged.
 
 Nothing is run under wrk here (that is `make bench`); these are the rules that turn its
 measurements into the table and the verdicts.
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from bench import run
+from bench import report
 
 
-def row(size: int, endpoint: str, rps: float, base_rps: float, **extra) -> run.Row:
+def row(size: int, endpoint: str, rps: float, base_rps: float, **extra) -> report.Row:
     values = dict(
         backend="postgresql",
         size=size,
@@ -33,13 +33,13 @@ def row(size: int, endpoint: str, rps: float, base_rps: float, **extra) -> run.R
         load1=1.0,
     )
     values.update(extra)
-    return run.Row(**values)
+    return report.Row(**values)
 
 
 def test_a_row_keeps_the_apps_best_round_and_the_baselines_best_round():
     first = row(1000, "post attempt", 250.0, 3000.0, peak_rss_mb=90.0, cpu_ms=6.0)
     second = row(1000, "post attempt", 400.0, 2500.0, peak_rss_mb=85.0, cpu_ms=4.0)
-    (kept,) = run.best_of([first, second])
+    (kept,) = report.best_of([first, second])
     assert (kept.rps, kept.p50_ms, kept.cpu_ms) == (400.0, second.p50_ms, 4.0)
     assert (kept.base_rps, kept.base_p50_ms) == (3000.0, first.base_p50_ms)
     # The ratio is recomputed against the best baseline, never the round's own.
@@ -55,7 +55,7 @@ def test_rounds_are_grouped_per_backend_size_and_endpoint():
         row(1000, "random", 320.0, 3100.0),
         row(1000, "search", 2000.0, 3000.0, backend="sqlite"),
     ]
-    kept = {(r.backend, r.size, r.endpoint): r for r in run.best_of(rows)}
+    kept = {(r.backend, r.size, r.endpoint): r for r in report.best_of(rows)}
     assert set(kept) == {
         ("postgresql", 1000, "random"),
         ("postgresql", 100_000, "random"),
@@ -66,7 +66,7 @@ def test_rounds_are_grouped_per_backend_size_and_endpoint():
 
 
 def test_targets_judge_the_issues_targets_and_only_show_the_uncached_search(monkeypatch):
-    monkeypatch.setattr(run, "BACKENDS", ["postgresql"])
+    monkeypatch.setattr(report, "BACKENDS", ["postgresql"])
     rows = []
     for size, slow in ((1000, 1.0), (100_000, 1.2)):
         rows += [
@@ -76,7 +76,7 @@ def test_targets_judge_the_issues_targets_and_only_show_the_uncached_search(monk
             row(size, "search uncached", 70 / slow, 3000.0),
             row(size, "post attempt", 400 / slow, 3000.0),
         ]
-    verdicts = run.targets(rows)
+    verdicts = report.targets(rows)
     judged = [ok for ok, _ in verdicts if ok in (True, False)]
     assert judged and all(judged), verdicts
     (cold,) = [text for ok, text in verdicts if "search uncached" in text and ok == "info"]
@@ -84,9 +84,10 @@ def test_targets_judge_the_issues_targets_and_only_show_the_uncached_search(monk
     # Growth is judged on every endpoint but the uncached search (x3 here, not failing).
     rows.append(row(100_000, "random", 100.0, 3000.0))
     rows.append(row(1000, "random", 300.0, 3000.0))
-    growth = [(ok, text) for ok, text in run.targets(rows) if "p50 latency" in text]
+    growth = [(ok, text) for ok, text in report.targets(rows) if "p50 latency" in text]
     assert growth == [(False, growth[0][1])] and "random" in growth[0][1]
-    assert "Targets" in run.report(rows, _meta(), []) and "info" in run.report(rows, _meta(), [])
+    text = report.report(rows, _meta(), [])
+    assert "Targets" in text and "info" in text
 
 
 def _meta() -> dict:

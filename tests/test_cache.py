@@ -1,4 +1,4 @@
-"""The response cache (api/cache.py) and the bank version it is keyed by.
+"""The response cache (api/platform/http_cache.py) and the bank version it is keyed by.
 
 What a cached answer must be: byte for byte and header for header what the app renders
 without the cache, and never older than the last committed write to the bank, whoever
@@ -13,10 +13,10 @@ import logging
 import pytest
 from sqlalchemy import create_engine, text
 
-from api.cache import CACHEABLE_PATH, response_cache
 from api.config import TestConfig
 from api.extensions import db
-from api.services import versioning
+from api.platform import bank_revision as versioning
+from api.platform.http_cache import CACHEABLE_PATH, response_cache
 from tests.conftest import (
     login_headers,
     make_user,

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from api.services.grading import SELF_RATINGS
+from api.practice.models import SELF_RATINGS
 from tests.live import api_request, app_env, direct_opener, flask_cli, gunicorn
 
 WORKERS = 3

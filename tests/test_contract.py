@@ -31,9 +31,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import func, select
 
 from api import create_app
+from api.bank.models import Question, QuestionTopic, Topic
 from api.config import TestConfig
 from api.extensions import db
-from api.models import Question, QuestionTopic, Topic
 from tests.conftest import build_app, login_headers, make_user, seed_bank_into, unmet_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -39,9 +39,10 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.result import Ok
 from sqlalchemy import select
 
+from api.accounts.models import User
+from api.bank.models import Question, Tag, Topic
 from api.extensions import db
-from api.models import Attempt, Question, Quiz, Tag, Topic, User
-from api.services.grading import SELF_RATINGS
+from api.practice.models import SELF_RATINGS, Attempt, Quiz
 from tests.conftest import build_app, login_headers, make_user, seed_bank_into, unmet_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]

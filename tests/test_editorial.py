@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from api.bank.models import Question, Topic
 from api.extensions import db
-from api.models import Question, Topic
 from tests.conftest import build_app, login_headers, make_user, seed_bank_into
 
 Q = "/api/v1/questions"

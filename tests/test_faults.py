@@ -10,7 +10,7 @@ Each test takes a dependency away under load and checks what clients and the dat
   every write that was answered 2xx is stored and no write is half done;
 - Redis stops: rate limiting fails open to per-worker memory counting (still limiting),
   revocation checks fail closed with 503, and everything works again once Redis is back
-  (see api/ratelimit.py and api/services/revocation.py for the documented policy).
+  (see api/platform/ratelimit.py and api/accounts/sessions.py for the documented policy).
 
 The PostgreSQL and Redis servers here belong to this module, so stopping them cannot
 disturb the session-wide ones other tests use. Every wait is bounded; no timing is asserted

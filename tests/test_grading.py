@@ -1,4 +1,4 @@
-"""api.services.grading: free-text grading against key points, and exact choices."""
+"""api.practice.grading: free-text grading against key points, and exact choices."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import dataclasses
 
 import pytest
 
-from api.services.grading import (
+from api.practice.grading import (
     MAX_ANSWER_CHARS,
     MAX_KEY_POINTS,
-    SELF_RATINGS,
     Grade,
     content_words,
     grade_choices,
     grade_free_text,
     stem,
 )
+from api.practice.models import SELF_RATINGS
 
 FLASK = [
     "Flask is built on Werkzeug and Jinja2.",

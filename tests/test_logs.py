@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from api.logs import JsonFormatter
+from api.platform.logs import JsonFormatter
 from tests.conftest import DEFAULT_PASSWORD, make_user
 
 SECRET_ANSWER = "my very particular answer about werkzeug routing"

@@ -96,7 +96,7 @@ def test_api1_a_user_reaches_only_their_own_account(app, client):
     with app.app_context():
         from sqlalchemy import select
 
-        from api.models import User
+        from api.accounts.models import User
 
         bob_id = db.session.scalar(select(User.id).where(User.email == bob_email))
     for method in ("get", "patch"):

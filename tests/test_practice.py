@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import bindparam, func, null, select
 
 from api.extensions import db
-from api.models import Attempt, IdempotencyRecord, Quiz, ReviewState
-from api.services import practice
+from api.practice import attempts as practice
+from api.practice.models import Attempt, IdempotencyRecord, Quiz, ReviewState
 from tests.conftest import QueryCounter, build_app, login_headers, make_user, seed_bank_into
 
 V1 = "/api/v1"

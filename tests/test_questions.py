@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from api.bank.schemas import ANSWER_FIELDS
 from api.extensions import db
-from api.schemas.questions import ANSWER_FIELDS
 from tests.conftest import QueryCounter, temporary_app
 
 URL = "/api/v1/questions"

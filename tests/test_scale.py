@@ -25,15 +25,15 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from api.bank.synthetic import TAGS, TOPICS, WORDS, generate_bank
 from api.extensions import db
-from api.services.generate import TAGS, TOPICS, WORDS, generate_bank
 from tests.conftest import QueryCounter, build_app, temporary_app
 
 pytestmark = pytest.mark.slow
 
 SCALE = 100_000
 URL = "/api/v1/questions"
-# A generator word (api/services/generate.py) that no other generated word starts with,
+# A generator word (api/bank/synthetic.py) that no other generated word starts with,
 # so that prefix search and a substring count agree.
 WORD = "redis"
 

@@ -1,4 +1,4 @@
-"""api.services.scheduling: rating mapping and FSRS scheduling."""
+"""api.practice.scheduling: rating mapping and FSRS scheduling."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from fsrs import Card, Rating, State
 
-from api.services.scheduling import SCHEDULER, Review, is_due, rating_for, schedule
+from api.practice.scheduling import SCHEDULER, Review, is_due, rating_for, schedule
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Tests for api.services.textparse against the real seed documents and edge cases."""
+"""Tests for api.bank.transfer.textparse against the real seed documents and edge cases."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from api.services.textparse import ParsedQuestion, ParseError, parse_qa_text
+from api.bank.transfer.textparse import ParsedQuestion, ParseError, parse_qa_text
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 NUMBERED_DOC = SEEDS / "000_becfa4df0abd7808.txt"

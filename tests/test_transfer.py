@@ -9,8 +9,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from api.bank.models import Question
 from api.extensions import db
-from api.models import Question
 from tests.conftest import SEED_DOCS, build_app, login_headers, make_user, seed_bank_into
 
 Q = "/api/v1/questions"
@@ -126,8 +126,9 @@ def test_unknown_topic_or_repeated_slug_imports_nothing(seeded):
 def test_plain_text_import_flags_the_seed_twins(seeded):
     app, editor = seeded
     text = (SEED_DOCS / "003_ae11068e3ef71790.txt").read_text(encoding="utf-8")
+    # The same questions from another document: new questions, each flagged as a twin.
     response = app.test_client().post(
-        f"{Q}/import?dry_run=true&document=003_ae11068e3ef71790.txt",
+        f"{Q}/import?dry_run=true&document=copy-of-003.txt",
         data=text.encode(),
         headers={**editor, "Content-Type": "text/plain; charset=utf-8"},
     )
@@ -137,6 +138,21 @@ def test_plain_text_import_flags_the_seed_twins(seeded):
     # Every question of that document is already in the bank (as a question or a phrasing).
     assert len(report["near_duplicates"]) == 11
     assert all(d["score"] >= 80 for d in report["near_duplicates"])
+
+
+def test_plain_text_import_of_a_seed_document_creates_nothing_twice(seeded):
+    """The seed's questions record their document positions: importing it again is a no-op."""
+    app, editor = seeded
+    text = (SEED_DOCS / "003_ae11068e3ef71790.txt").read_text(encoding="utf-8")
+    response = app.test_client().post(
+        f"{Q}/import?dry_run=true&document=003_ae11068e3ef71790.txt",
+        data=text.encode(),
+        headers={**editor, "Content-Type": "text/plain; charset=utf-8"},
+    )
+    assert response.status_code == 200, response.get_json()
+    report = response.get_json()
+    assert (report["created"], report["unchanged"]) == (0, 11)
+    assert report["near_duplicates"] == []
 
 
 def test_plain_text_import_creates(backend, database_factory):
@@ -281,7 +297,7 @@ def test_import_bank_streams_in_batches(backend, database_factory, tmp_path):
     far less than four times the memory (a whole-file load would be proportional)."""
     import tracemalloc
 
-    from api.services.transfer import stream_bank_file
+    from api.bank.transfer.exchange import stream_bank_file
 
     peaks = {}
     for count in (800, 3200):

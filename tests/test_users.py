@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import delete, select
 
 from api import create_app
+from api.accounts.models import User
 from api.config import TestConfig
 from api.extensions import db
-from api.models import User
 from tests.conftest import DEFAULT_PASSWORD, build_app, login_headers, make_user
 
 PROBLEM = "application/problem+json"

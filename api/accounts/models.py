@@ -12,10 +12,12 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from api.extensions import db
-from api.models.bank import Timestamped
-from api.models.types import UTCDateTime, utcnow
+from api.platform.db_types import Timestamped, UTCDateTime, utcnow
 
 ROLES = ("learner", "editor", "admin")
+PASSWORD_MIN = 12
+PASSWORD_MAX = 256
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}  # learner < editor < admin
 EMAIL_MAX = 254
 DISPLAY_NAME_MAX = 80
 TIMEZONE_MAX = 64

@@ -1,22 +1,49 @@
-"""Authentication: register, log in, refresh the access token, log out."""
+"""Accounts over HTTP: register, log in, refresh, log out; the own account; admins' view."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
 
-from flask import Response
+from flask import Response, request
 from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
-from api import ratelimit
-from api.auth import current_sid, current_user
+from api.accounts import users as service
+from api.accounts.authentication import current_sid, current_user
+from api.accounts.models import normalise_email
+from api.accounts.roles import role_required
+from api.accounts.schemas import (
+    access_schema,
+    login_schema,
+    me_args,
+    profile_update_schema,
+    register_schema,
+    role_update_schema,
+    session_schema,
+    user_list_args,
+    user_schema,
+    users_schema,
+)
 from api.extensions import limiter
-from api.schemas.common import parse_body
-from api.schemas.users import access_schema, login_schema, register_schema, session_schema
-from api.services import accounts as service
+from api.platform import ratelimit
+from api.platform.parsing import parse_args, parse_body
+from api.platform.responses import paged
 
 # Token responses must never be stored by a cache (RFC 6749, section 5.1).
 NO_STORE = {"Cache-Control": "no-store"}
+
+
+def account_key() -> str:
+    """The login's account, hashed: email addresses are not written to the counter store."""
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    if not isinstance(email, str):
+        return "account:none"
+    # surrogatepass: a key function must never raise, whatever JSON escapes the body holds.
+    normalised = normalise_email(email).encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(normalised).hexdigest()[:32]
+    return f"account:{digest}"
 
 
 class Register(Resource):
@@ -49,7 +76,7 @@ class Login(Resource):
     )
     @limiter.limit(
         ratelimit.login_failures_per_account,
-        key_func=ratelimit.account_key,
+        key_func=account_key,
         scope="login-account",
         deduct_when=ratelimit.failed,
         override_defaults=False,
@@ -79,3 +106,38 @@ class Logout(Resource):
         response = Response(status=204)
         del response.headers["Content-Type"]
         return response
+
+
+class Me(Resource):
+    @jwt_required()
+    def get(self):
+        """The signed-in user's account."""
+        parse_args(me_args)
+        return user_schema.dump(current_user())
+
+    @jwt_required()
+    def patch(self):
+        """Change the display name, time zone or (with the current one) the password."""
+        changes = parse_body(profile_update_schema)
+        return user_schema.dump(service.update_profile(user=current_user(), changes=changes))
+
+
+class UserList(Resource):
+    @role_required("admin")
+    def get(self):
+        """List accounts, optionally by role (admins only)."""
+        args = parse_args(user_list_args)
+        users, total = service.list_users(
+            role=args["role"], page=args["page"], per_page=args["per_page"]
+        )
+        return paged(
+            users_schema.dump(users), page=args["page"], per_page=args["per_page"], total=total
+        )
+
+
+class UserItem(Resource):
+    @role_required("admin")
+    def patch(self, user_id: int):
+        """Change an account's role (admins only); never the last admin's."""
+        data = parse_body(role_update_schema)
+        return user_schema.dump(service.set_role(user_id=user_id, role=data["role"]))

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.models.users import (
+from api.accounts.models import (
     DISPLAY_NAME_MAX,
     EMAIL_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
     ROLES,
     is_timezone,
     normalise_email,
 )
-from api.schemas.common import PageArgs, SafeString
-from api.services.accounts import PASSWORD_MAX, PASSWORD_MIN
+from api.platform.parsing import PageArgs, SafeString
 
 PASSWORD_LENGTH = validate.Length(
     min=PASSWORD_MIN, max=PASSWORD_MAX, error=f"Use {PASSWORD_MIN} to {PASSWORD_MAX} characters."

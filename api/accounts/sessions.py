@@ -6,7 +6,7 @@ last token, so each is kept until `expires_at` (a Redis TTL; a purge of old rows
 
 Failure policy: revocation checks fail closed. If the store cannot answer, the request is
 refused with a 503 problem (Retry-After) rather than accepting a token that may have been
-logged out. (Rate limiting makes the opposite choice; see api/ratelimit.py.)
+logged out. (Rate limiting makes the opposite choice; see api/platform/ratelimit.py.)
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from flask import Flask, current_app
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from api.errors import ServiceUnavailable
+from api.accounts.models import RevokedSession, User
 from api.extensions import db
-from api.models.types import utcnow
-from api.models.users import RevokedSession, User
+from api.platform.db_types import utcnow
+from api.platform.errors import ServiceUnavailable
 
 EXTENSION_KEY = "qbank.revocation"
 log = logging.getLogger("api.revocation")
@@ -75,9 +75,10 @@ class DatabaseStore:
     def check(self, *, sid: str, user_id: int | None = None) -> SessionCheck:
         """Whether `sid` is revoked and, given `user_id`, that user's row, in one statement.
 
-        Every authenticated request loads its user right after this check (api/auth.py):
-        reading both here makes that one round trip instead of two. An account that no
-        longer exists yields no row; the plain check answers then.
+        Every authenticated request loads its user right after this check
+        (api/accounts/authentication.py): reading both here makes that one round trip
+        instead of two. An account that no longer exists yields no row; the plain check
+        answers then.
         """
         try:
             if user_id is not None:

@@ -20,15 +20,12 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from api.errors import Conflict, InvalidBody, NotFound, Unauthorized
+from api.accounts import sessions as revocation
+from api.accounts.models import User, normalise_email
 from api.extensions import db
-from api.models.types import utcnow
-from api.models.users import ROLES, User, normalise_email
-from api.services import revocation
+from api.platform.db_types import utcnow
+from api.platform.errors import Conflict, InvalidBody, NotFound, Unauthorized
 
-PASSWORD_MIN = 12
-PASSWORD_MAX = 256
-ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 BAD_CREDENTIALS = "The email or password is incorrect."
 CHALLENGE = 'Bearer realm="qbank"'
 

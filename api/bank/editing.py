@@ -12,23 +12,72 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from api.errors import Conflict, NotFound
+from api.bank.models import DIFFICULTIES, Question, QuestionTopic, Tag, Topic
+from api.bank.slugs import SlugAllocator, slugify
 from api.extensions import db
-from api.models import Question, QuestionTopic, Topic
-from api.models.types import utcnow
-from api.services.bank import apply_question, resolve_tags, resolve_topics, slugify
+from api.platform.db_types import utcnow
+from api.platform.errors import Conflict, InvalidBody, NotFound
+
+QUESTION_FIELDS = (
+    "prompt",
+    "alternate_prompts",
+    "answer",
+    "key_points",
+    "note",
+    "type",
+    "choices",
+    "correct_choices",
+    "sources",
+)
 
 
-def _unique_slug(base: str) -> str:
-    taken = set(
-        db.session.scalars(
-            select(Question.slug).where((Question.slug == base) | Question.slug.like(f"{base}-%"))
-        )
-    )
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    return slug
+
+def resolve_tags(slugs: list[str], cache: dict[str, Tag]) -> list[Tag]:
+    missing = [s for s in slugs if s not in cache]
+    if missing:
+        for tag in db.session.scalars(select(Tag).where(Tag.slug.in_(missing))):
+            cache[tag.slug] = tag
+        for slug in missing:
+            if slug not in cache:
+                cache[slug] = Tag(slug=slug)
+                db.session.add(cache[slug])
+    return [cache[s] for s in slugs]
+
+
+def resolve_topics(slugs: list[str], cache: dict[str, Topic]) -> list[Topic]:
+    unknown = [s for s in slugs if s not in cache]
+    if unknown:
+        for topic in db.session.scalars(select(Topic).where(Topic.slug.in_(unknown))):
+            cache[topic.slug] = topic
+    still = [s for s in slugs if s not in cache]
+    if still:
+        raise InvalidBody("Unknown topics.", errors={"topics": [f"No topic '{s}'." for s in still]})
+    return [cache[s] for s in slugs]
+
+
+def apply_question(
+    question: Question, data: dict[str, Any], *, topics: list[Topic], tags: list[Tag]
+) -> bool:
+    """Copy `data` onto `question`; True when anything actually changed."""
+    changed = False
+    for name in QUESTION_FIELDS:
+        if name in data and getattr(question, name) != data[name]:
+            setattr(question, name, data[name])
+            changed = True
+    level = DIFFICULTIES.index(data.get("difficulty", "medium")) + 1
+    if question.difficulty != level:
+        question.difficulty = level
+        changed = True
+    if [t.slug for t in question.topics] != sorted(t.slug for t in topics):
+        question.topics = sorted(topics, key=lambda t: t.slug)
+        changed = True
+    if [t.slug for t in question.tags] != sorted(t.slug for t in tags):
+        question.tags = sorted(tags, key=lambda t: t.slug)
+        changed = True
+    if changed and question.id is not None:
+        # Links alone don't touch the row: stamping it bumps the version counter too.
+        question.updated_at = utcnow()
+    return changed
 
 
 def _commit(conflict: str) -> None:
@@ -49,7 +98,8 @@ def create_question(*, data: dict[str, Any]) -> Question:
             raise Conflict(f"The slug '{data['slug']}' is taken.", errors={"slug": ["Taken."]})
         slug = data["slug"]
     else:
-        slug = _unique_slug(slugify(data["prompt"]))
+        base = slugify(data["prompt"])
+        slug = SlugAllocator.for_base(base).allocate(base)
     try:
         topics = resolve_topics(data.get("topics", []), {})
         tags = resolve_tags(data.get("tags", []), {})

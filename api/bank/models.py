@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -16,24 +14,15 @@ from sqlalchemy import (
     String,
     Text,
     event,
-    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.extensions import db
-from api.models.types import UTCDateTime, utcnow
+from api.platform.db_types import Timestamped
 
 DIFFICULTIES = ("easy", "medium", "hard")
 QUESTION_TYPES = ("open", "multiple_choice", "true_false")
-
-
-class Timestamped:
-    created_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, server_default=func.now(), nullable=False
-    )
-    updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, onupdate=utcnow, server_default=func.now(), nullable=False
-    )
+TAG_SORTS = ("slug", "-slug", "question_count", "-question_count")
 
 
 class QuestionTopic(db.Model):
@@ -129,7 +118,7 @@ class Question(Timestamped, db.Model):
         return DIFFICULTIES[self.difficulty - 1]
 
     # Read paths load topic and tag slugs in one plain query and set them here, rather than
-    # loading Topic and Tag objects (services/questions.py `_attach_slugs`).
+    # loading Topic and Tag objects (reading.py `attach_slugs`).
     _topic_slugs = None  # list[str] when set; not a column
     _tag_slugs = None
 
@@ -151,25 +140,13 @@ class Question(Timestamped, db.Model):
         return "\n".join(p for p in parts if p)
 
 
-@event.listens_for(Question, "before_insert")
-@event.listens_for(Question, "before_update")
 def _refresh_search_text(_mapper, _connection, question: Question) -> None:
     """Keep the indexed text in step with every write, whoever makes it."""
     question.search_text = question.compute_search_text()
 
 
-class BankVersion(db.Model):
-    """One row whose `version` every write to the bank's tables replaces, in its transaction.
-
-    Database triggers set it (api/services/versioning.py), so a write from any worker,
-    replica, CLI command or SQL console changes it. It is an opaque random token rather
-    than a counter: a database restored from a backup or rebuilt from scratch never
-    brings back a value that meant different content. Readers use it as a cache key.
-    """
-
-    __tablename__ = "bank_version"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
-
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+def register_model_events() -> None:
+    """Hook the search text onto Question's writes; create_app calls it (once per process)."""
+    for name in ("before_insert", "before_update"):
+        if not event.contains(Question, name, _refresh_search_text):
+            event.listen(Question, name, _refresh_search_text)

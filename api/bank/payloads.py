@@ -6,8 +6,8 @@ import numbers
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.models.bank import DIFFICULTIES, QUESTION_TYPES
-from api.schemas.common import SafeString, Slug
+from api.bank.models import DIFFICULTIES, QUESTION_TYPES
+from api.platform.parsing import SafeString, Slug
 
 
 class WholeSlug(Slug):

@@ -1,23 +1,18 @@
-"""Reading questions: filters, full-text search, sorting, paging and random sampling."""
+"""Reading questions: filters, full-text search, sorting and paging (draws: random_draws.py)."""
 
 from __future__ import annotations
 
-import random
-from array import array
-from collections.abc import Iterator, Sequence
-from dataclasses import astuple, dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, func, literal, select, union, union_all
+from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.orm import raiseload, selectinload
 
-from api.cache import id_pools
-from api.errors import NotFound
+from api.bank.models import DIFFICULTIES, Question, QuestionTag, QuestionTopic, Tag, Topic
+from api.bank.search import apply_search, index_search
 from api.extensions import db
-from api.models import Question, QuestionTag, QuestionTopic, Tag, Topic
-from api.models.bank import DIFFICULTIES
-from api.services import versioning
-from api.services.search import apply_search, index_search
+from api.platform.errors import NotFound
 
 SORTS = {
     "id": (Question.id,),
@@ -26,10 +21,6 @@ SORTS = {
     "difficulty": (Question.difficulty, Question.id),
 }
 # Below this many matches random sampling reads every matching id: exact and still cheap.
-EXACT_SAMPLE_LIMIT = 5000
-_rng = random.SystemRandom()
-
-
 @dataclass(frozen=True)
 class QuestionFilters:
     topics: list[str] = field(default_factory=list)
@@ -40,13 +31,26 @@ class QuestionFilters:
     exclude: list[int] = field(default_factory=list)
     q: str | None = None
 
+    @classmethod
+    def from_args(cls, args: dict) -> QuestionFilters:
+        """The filters among parsed query arguments or a body (absent ones: no filter)."""
+        return cls(
+            topics=args.get("topic") or [],
+            tags=args.get("tag") or [],
+            difficulties=args.get("difficulty") or [],
+            types=args.get("type") or [],
+            updated_since=args.get("updated_since"),
+            exclude=args.get("exclude") or [],
+            q=args.get("q"),
+        )
+
 
 def _with_relations(stmt: Select) -> Select:
     return stmt.options(selectinload(Question.topics), selectinload(Question.tags))
 
 
-def _lean(stmt: Select) -> Select:
-    """Questions for reading only: their topic and tag slugs come from `_attach_slugs`.
+def lean(stmt: Select) -> Select:
+    """Questions for reading only: their topic and tag slugs come from `attach_slugs`.
 
     The relationships raise if touched, so a read path that forgot the slugs fails
     loudly instead of issuing a query per question.
@@ -54,7 +58,7 @@ def _lean(stmt: Select) -> Select:
     return stmt.options(raiseload(Question.topics), raiseload(Question.tags))
 
 
-def _attach_slugs(questions: list[Question]) -> list[Question]:
+def attach_slugs(questions: list[Question]) -> list[Question]:
     """The topic and tag slugs of these questions, in one plain query (no ORM objects)."""
     if not questions:
         return questions
@@ -78,7 +82,7 @@ def _attach_slugs(questions: list[Question]) -> list[Question]:
     return questions
 
 
-def _filtered(filters: QuestionFilters, columns) -> tuple[Select, object | None]:
+def filtered(filters: QuestionFilters, columns) -> tuple[Select, object | None]:
     stmt = select(*columns)
     if filters.topics:
         stmt = stmt.where(
@@ -131,7 +135,7 @@ def list_questions(
     run under a window function; there a search with no other filter is matched, ranked
     and counted in the full-text index alone, without reading the questions table.
     """
-    stmt, rank = _filtered(filters, [Question.id])
+    stmt, rank = filtered(filters, [Question.id])
     ranked = sort in (None, "relevance") and rank is not None
     indexed = None
     if ranked and filters == QuestionFilters(q=filters.q):
@@ -163,7 +167,7 @@ def list_questions(
     else:
         total = _count(stmt)
     rows = db.session.execute(
-        _lean(
+        lean(
             select(Question, *sort_columns, *total_column).join(
                 page_ids, page_ids.c.id == Question.id
             )
@@ -173,7 +177,7 @@ def list_questions(
         total = rows[0].total if rows else (_count(stmt) if page > 1 else 0)
     width = len(sort_columns)
     rows.sort(key=lambda row: tuple(row[1 : 1 + width]), reverse=descending)
-    return _attach_slugs([row[0] for row in rows]), int(total or 0)
+    return attach_slugs([row[0] for row in rows]), int(total or 0)
 
 
 def _count(ids: Select) -> int:
@@ -182,10 +186,10 @@ def _count(ids: Select) -> int:
 
 def read_question(question_id: int) -> Question:
     """One question to show (GET): its slugs attached, its relationships not loaded."""
-    question = db.session.scalar(_lean(select(Question).where(Question.id == question_id)))
+    question = db.session.scalar(lean(select(Question).where(Question.id == question_id)))
     if question is None:
         raise NotFound(f"There is no question {question_id}.")
-    return _attach_slugs([question])[0]
+    return attach_slugs([question])[0]
 
 
 def get_question(question_id: int) -> Question:
@@ -197,98 +201,14 @@ def get_question(question_id: int) -> Question:
     return question
 
 
-def random_questions(*, filters: QuestionFilters, count: int) -> list[Question]:
-    """`count` distinct random questions matching the filters, without ORDER BY RANDOM().
-
-    Each worker keeps the ids matching a set of filters, per bank version, in a compact
-    array (api/cache.py `id_pools`): a draw then reads one row for the version, samples
-    the array exactly and uniformly, and loads the questions drawn, whatever the size of
-    the bank. Building an array reads the matching ids once (an index scan, no rows).
-    With the pools off, draws sample through the index instead (`_sample_in_database`).
-    """
-    pools = id_pools()
-    version = versioning.current() if pools is not None else None
-    if version is None:
-        chosen = _sample_in_database(filters, count)
-    else:
-        # `exclude` varies from call to call (quizzes): applied to the draw, not the pool.
-        pooled = replace(filters, exclude=[])
-        key = (version, *(tuple(v) if isinstance(v, list) else v for v in astuple(pooled)))
-        ids = pools.get(key)
-        if ids is None:
-            ids = array("i", db.session.scalars(matching_ids(pooled)))
-            pools.put(key, ids)
-        chosen = _sample_excluding(ids, count, set(filters.exclude))
-    if not chosen:
-        return []
-    found = {
-        q.id: q for q in db.session.scalars(_lean(select(Question).where(Question.id.in_(chosen))))
-    }
-    return _attach_slugs([found[i] for i in chosen if i in found])
-
-
-def _sample_excluding(ids: Sequence[int], count: int, excluded: set[int]) -> list[int]:
-    """A uniform draw of `count` ids not in `excluded`.
-
-    The first `count` non-excluded ids of a uniformly random arrangement are a uniform
-    draw; a sample `len(excluded)` longer always holds that many (or all there are).
-    """
-    drawn = _rng.sample(ids, min(len(ids), count + len(excluded)))
-    return [i for i in drawn if i not in excluded][:count]
-
-
-def _sample_in_database(filters: QuestionFilters, count: int) -> list[int]:
-    """Small match sets are sampled exactly from their ids; large ones by random points in
-    the id range, each resolved to the next matching id through the primary-key index, so
-    the cost grows with `count`, not with the table."""
-    ids_stmt, _ = _filtered(filters, [Question.id])
-    cap = max(count, EXACT_SAMPLE_LIMIT)
-    # One statement, three independent scalar subqueries, so that each can use an index:
-    # min and max stop at the first entry of the id-ordered index, and the count stops
-    # at cap + 1 rows -- enough to choose the method, without counting a whole table.
-    low, high, total = db.session.execute(
-        select(
-            _filtered(filters, [func.min(Question.id)])[0].scalar_subquery(),
-            _filtered(filters, [func.max(Question.id)])[0].scalar_subquery(),
-            select(func.count()).select_from(ids_stmt.limit(cap + 1).subquery()).scalar_subquery(),
-        )
-    ).one()
-    if not total:
-        return []
-    if total <= cap:
-        all_ids = list(db.session.scalars(ids_stmt))
-        return _rng.sample(all_ids, min(count, len(all_ids)))
-    return _sample_by_id_range(filters, low, high, count)
-
-
-def _sample_by_id_range(filters: QuestionFilters, low: int, high: int, count: int) -> list[int]:
-    chosen: list[int] = []
-    seen: set[int] = set()
-    for _round in range(4):
-        wanted = count - len(chosen)
-        if wanted <= 0:
-            break
-        points = [_rng.randint(low, high) for _ in range(wanted * 2 + 4)]
-        probes = []
-        for point in points:
-            stmt, _ = _filtered(filters, [func.min(Question.id).label("id")])
-            probes.append(stmt.where(Question.id >= point))
-        for (question_id,) in db.session.execute(union(*probes)):
-            if question_id is not None and question_id not in seen:
-                seen.add(question_id)
-                chosen.append(question_id)
-    _rng.shuffle(chosen)
-    return chosen[:count]
-
-
 def filtered_questions(filters: QuestionFilters, *, batch: int = 1000) -> Iterator[Question]:
     """Every matching question in id order, loaded in batches (exports)."""
-    stmt, _ = _filtered(filters, [Question])
+    stmt, _ = filtered(filters, [Question])
     stmt = _with_relations(stmt.order_by(Question.id)).execution_options(yield_per=batch)
     yield from db.session.scalars(stmt)
 
 
 def matching_ids(filters: QuestionFilters) -> Select:
     """A SELECT of the ids of the questions matching `filters` (for subqueries)."""
-    stmt, _ = _filtered(filters, [Question.id])
+    stmt, _ = filtered(filters, [Question.id])
     return stmt

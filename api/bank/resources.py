@@ -1,23 +1,28 @@
-"""Question resources: the list, one question, random draws, editors' writes, import, export."""
+"""The bank over HTTP: topics, tags and questions, read by anyone, written by editors.
+
+Import and export are in api/bank/transfer/resources.py.
+"""
 
 from __future__ import annotations
 
-from flask import Response, current_app, request, url_for
+import re
+
+from flask import Response, url_for
 from flask_restful import Resource
 
-from api.auth import role_required
-from api.errors import InvalidBody, NotFound
-from api.resources.common import paged, require_if_match, with_etag
-from api.schemas.bank import (
-    bank_file_schema,
-    import_args,
+from api.accounts.roles import role_required
+from api.bank import editing as editorial
+from api.bank import random_draws
+from api.bank import reading as service
+from api.bank import topics as topic_service
+from api.bank.payloads import (
     question_in_schema,
     question_patch_schema,
-    questions_in_schema,
+    topic_in_schema,
+    topic_patch_schema,
 )
-from api.schemas.common import load_or_422, parse_args, parse_body, read_json
-from api.schemas.questions import (
-    export_args,
+from api.bank.reading import QuestionFilters
+from api.bank.schemas import (
     question_item_args,
     question_list_args,
     question_schema,
@@ -25,36 +30,29 @@ from api.schemas.questions import (
     questions_schema,
     questions_with_answers_schema,
     random_args,
+    tag_list_args,
+    tags_schema,
+    topic_item_args,
+    topic_list_args,
+    topic_schema,
+    topics_schema,
 )
-from api.services import editorial, transfer
-from api.services import questions as service
-from api.services.textparse import ParseError
+from api.platform.errors import NotFound
+from api.platform.parsing import load_or_422, parse_args, parse_body
+from api.platform.responses import paged, require_if_match, with_etag
 
-FILTER_KEYS = ("topic", "tag", "difficulty", "type", "updated_since", "exclude", "q")
 # Ids are 32-bit: a larger one names no question (and would overflow the database driver).
 MAX_ID = 2**31 - 1
 
 
-def _filters(args: dict) -> service.QuestionFilters:
-    return service.QuestionFilters(
-        topics=args["topic"],
-        tags=args["tag"],
-        difficulties=args["difficulty"],
-        types=args["type"],
-        updated_since=args["updated_since"],
-        exclude=args["exclude"],
-        q=args["q"],
-    )
-
-
-def _get(question_id: int, load=service.get_question):
+def find_question(question_id: int, load=service.get_question):
     """The question, loaded by `load` (service.read_question to show it, lighter)."""
     if question_id > MAX_ID:
         raise NotFound(f"There is no question {question_id}.")
     return load(question_id)
 
 
-def _written(question, status: int = 200):
+def _written_question(question, status: int = 200):
     headers = {"Location": url_for("questionitem", question_id=question.id)}
     return with_etag(question_with_answer_schema.dump(question), status, headers)
 
@@ -63,7 +61,7 @@ def _require_current(question) -> None:
     require_if_match(question_schema.dump(question), question_with_answer_schema.dump(question))
 
 
-def _many(args: dict):
+def list_schema(args: dict):
     return questions_with_answers_schema if "answer" in args["include"] else questions_schema
 
 
@@ -75,131 +73,135 @@ class QuestionList(Resource):
         if sort == "relevance" and args["q"] is None:
             sort = None  # nothing searched, nothing to rank: the default order (id)
         items, total = service.list_questions(
-            filters=_filters(args), sort=sort, page=args["page"], per_page=args["per_page"]
+            filters=QuestionFilters.from_args(args),
+            sort=sort,
+            page=args["page"],
+            per_page=args["per_page"],
         )
         return paged(
-            _many(args).dump(items), page=args["page"], per_page=args["per_page"], total=total
+            list_schema(args).dump(items), page=args["page"], per_page=args["per_page"], total=total
         )
 
     @role_required("editor")
     def post(self):
         """Create a question (editors)."""
         data = parse_body(question_in_schema)
-        return _written(editorial.create_question(data=data), 201)
+        return _written_question(editorial.create_question(data=data), 201)
 
 
 class QuestionRandom(Resource):
     def get(self):
         """Draw distinct random questions matching the filters."""
         args = parse_args(random_args)
-        items = service.random_questions(filters=_filters(args), count=args["count"])
-        return {"data": _many(args).dump(items)}, 200, {"Cache-Control": "no-store"}
+        filters = QuestionFilters.from_args(args)
+        items = random_draws.random_questions(filters=filters, count=args["count"])
+        return {"data": list_schema(args).dump(items)}, 200, {"Cache-Control": "no-store"}
 
 
 class QuestionItem(Resource):
     def get(self, question_id: int):
         """Read one question; its answer only with include=answer."""
         args = parse_args(question_item_args)
-        question = _get(question_id, service.read_question)
+        question = find_question(question_id, service.read_question)
         schema = question_with_answer_schema if "answer" in args["include"] else question_schema
         return schema.dump(question)
 
     @role_required("editor")
     def patch(self, question_id: int):
         """Change a question (editors; If-Match required)."""
-        question = _get(question_id)
+        question = find_question(question_id)
         _require_current(question)
         changes = parse_body(question_patch_schema)
         merged = {**editorial.editable_fields(question), **changes}
         data = load_or_422(question_in_schema, merged)
-        return _written(editorial.update_question(question=question, data=data))
+        return _written_question(editorial.update_question(question=question, data=data))
 
     @role_required("editor")
     def delete(self, question_id: int):
         """Delete a question (editors; If-Match required)."""
-        question = _get(question_id)
+        question = find_question(question_id)
         _require_current(question)
         editorial.delete_question(question=question)
         return Response(status=204)
 
 
-class QuestionImport(Resource):
+# What a topic slug can be; anything else names no topic and never reaches the database
+# (PostgreSQL rejects NUL in text).
+TOPIC_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+TOPIC_SLUG_MAX = 64
+
+
+def _topic_view(topic, count: int, by_difficulty: dict[str, int] | None = None) -> dict:
+    view = {
+        "slug": topic.slug,
+        "name": topic.name,
+        "description": topic.description,
+        "question_count": count,
+        "version": topic.version,
+        "created_at": topic.created_at,
+        "updated_at": topic.updated_at,
+    }
+    if by_difficulty is not None:
+        view["questions_by_difficulty"] = by_difficulty
+    return view
+
+
+class TopicList(Resource):
     @role_required("editor")
     def post(self):
-        """Import questions from JSON or plain text, all or nothing (editors)."""
-        args = parse_args(import_args)
-        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
-        if request.mimetype == "text/plain":
-            text = request.get_data(as_text=True)
-            try:
-                parsed = transfer.text_to_questions(text=text, document=args["document"])
-            except ParseError as exc:
-                raise InvalidBody(str(exc), errors={"body": [str(exc)]}) from exc
-            bank = {"topics": [], "questions": _load_items(questions_in_schema, parsed)}
-        else:
-            bank = _json_bank()
-        report = transfer.import_bank(bank=bank, dry_run=args["dry_run"])
-        return {
-            "dry_run": args["dry_run"],
-            **report.as_dict(),
-            "items": {
-                "created": report.created,
-                "updated": report.updated,
-                "unchanged": report.unchanged,
-            },
-            "near_duplicates": report.near_duplicates,
-        }
+        """Create a topic (editors)."""
+        topic = editorial.create_topic(data=parse_body(topic_in_schema))
+        return _written_topic(topic.slug, 201)
 
-
-def _load_items(schema, data):
-    return load_or_422(schema, data, "Nothing was imported: fix the items named in `errors`.")
-
-
-def _json_bank() -> dict:
-    """A JSON array of questions, or a bank object with topics (what export writes)."""
-    payload = read_json()
-    if isinstance(payload, list):
-        bank = {"topics": [], "questions": _load_items(questions_in_schema, payload)}
-    elif isinstance(payload, dict):
-        bank = _load_items(bank_file_schema, payload)
-    else:
-        raise InvalidBody(
-            "Send a JSON array of questions or a bank object.",
-            errors={"_schema": ["Expected an array or an object."]},
-        )
-    slugs = [q["slug"] for q in bank["questions"] if q.get("slug")]
-    if len(slugs) != len(set(slugs)):
-        twice = sorted({s for s in slugs if slugs.count(s) > 1})
-        raise InvalidBody(
-            "Nothing was imported: a slug appears more than once.",
-            errors={"slug": [f"'{s}' appears more than once." for s in twice]},
-        )
-    return bank
-
-
-EXPORT_TYPES = {
-    "json": ("application/json", "json"),
-    "csv": ("text/csv", "csv"),
-    "markdown": ("text/markdown", "md"),
-}
-
-
-class QuestionExport(Resource):
-    @role_required("editor")
     def get(self):
-        """Export the matching questions as JSON (the bank format), CSV or Markdown."""
-        args = parse_args(export_args)
-        args["include"] = []
-        questions, topics = transfer.export_questions(filters=_filters(args))
-        kind = args["format"]
-        if kind == "json":
-            body = transfer.to_json(questions, topics)
-        elif kind == "csv":
-            body = transfer.to_csv(questions)
-        else:
-            body = transfer.to_markdown(questions)
-        mimetype, suffix = EXPORT_TYPES[kind]
-        response = Response(body, mimetype=mimetype)
-        response.headers["Content-Disposition"] = f'attachment; filename="questions.{suffix}"'
-        response.headers["X-Total-Count"] = str(len(questions))
-        return response
+        """List topics with their question counts."""
+        args = parse_args(topic_list_args)
+        rows, total = topic_service.list_topics(page=args["page"], per_page=args["per_page"])
+        data = topics_schema.dump([_topic_view(t, n) for t, n in rows])
+        return paged(data, page=args["page"], per_page=args["per_page"], total=total)
+
+
+def _topic_payload(slug: str) -> dict:
+    """One topic as GET shows it (the representation If-Match is checked against)."""
+    if len(slug) > TOPIC_SLUG_MAX or not TOPIC_SLUG.fullmatch(slug):
+        raise NotFound(f"There is no topic '{slug}'.")
+    topic, by_difficulty = topic_service.get_topic(slug)
+    return topic_schema.dump(_topic_view(topic, sum(by_difficulty.values()), by_difficulty))
+
+
+def _written_topic(slug: str, status: int = 200):
+    headers = {"Location": url_for("topicitem", slug=slug)}
+    return with_etag(_topic_payload(slug), status, headers)
+
+
+class TopicItem(Resource):
+    def get(self, slug: str):
+        """Read one topic with its question counts by difficulty."""
+        parse_args(topic_item_args)
+        return _topic_payload(slug)
+
+    @role_required("editor")
+    def patch(self, slug: str):
+        """Rename or describe a topic (editors; If-Match required)."""
+        require_if_match(_topic_payload(slug))
+        changes = parse_body(topic_patch_schema)
+        topic = editorial.update_topic(topic=editorial.get_topic_row(slug), data=changes)
+        return _written_topic(topic.slug)
+
+    @role_required("editor")
+    def delete(self, slug: str):
+        """Delete an empty topic (editors; If-Match required)."""
+        require_if_match(_topic_payload(slug))
+        editorial.delete_topic(topic=editorial.get_topic_row(slug))
+        return Response(status=204)
+
+
+class TagList(Resource):
+    def get(self):
+        """List tags with their question counts."""
+        args = parse_args(tag_list_args)
+        rows, total = topic_service.list_tags(
+            sort=args["sort"], page=args["page"], per_page=args["per_page"]
+        )
+        data = tags_schema.dump([{"slug": t.slug, "question_count": n} for t, n in rows])
+        return paged(data, page=args["page"], per_page=args["per_page"], total=total)

@@ -1,4 +1,4 @@
-"""Question schemas: the query arguments of the read endpoints and the output shape."""
+"""Bank schemas: the query arguments of the read endpoints and the output shapes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from api.models.bank import DIFFICULTIES, QUESTION_TYPES
-from api.schemas.common import PageArgs, QueryInteger, SafeString, Slug
+from api.bank.models import DIFFICULTIES, QUESTION_TYPES, TAG_SORTS
+from api.platform.parsing import PageArgs, QueryInteger, SafeString, Slug
 
 ANSWER_FIELDS = ("answer", "key_points", "correct_choices", "note")
 SORT_CHOICES = (
@@ -126,3 +126,35 @@ class ExportArgs(FilterArgs):
 
 
 export_args = ExportArgs(exclude=("include",))
+
+
+class TopicSchema(Schema):
+    slug = fields.String()
+    name = fields.String()
+    description = fields.String()
+    question_count = fields.Integer()
+    questions_by_difficulty = fields.Dict(keys=fields.String(), values=fields.Integer())
+    version = fields.Integer()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class TagSchema(Schema):
+    slug = fields.String()
+    question_count = fields.Integer()
+
+
+class TopicItemArgs(Schema):
+    """No query parameters: any given is unknown, and a 400 like everywhere else."""
+
+
+class TagListArgs(PageArgs):
+    sort = fields.String(load_default="slug", validate=validate.OneOf(TAG_SORTS))
+
+
+topic_schema = TopicSchema()
+topic_item_args = TopicItemArgs()
+topics_schema = TopicSchema(many=True, exclude=("questions_by_difficulty",))
+tags_schema = TagSchema(many=True)
+topic_list_args = PageArgs()
+tag_list_args = TagListArgs()

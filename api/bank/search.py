@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import DDL, ColumnElement, Select, event, false, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, false, func, literal_column, select, text
 from sqlalchemy.engine import Connection
 
-from api.models import Question
+from api.bank.models import Question
 
 MAX_TERMS = 16
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -60,7 +60,7 @@ POSTGRESQL_DROP = [
 
 
 def install_search(connection: Connection) -> None:
-    """Create the backend's search structures (used by the migration and by tests)."""
+    """Create the backend's search structures, for a schema made from the models (api/schema.py)."""
     statements = SQLITE_DDL if connection.dialect.name == "sqlite" else POSTGRESQL_DDL
     for statement in statements:
         connection.execute(text(statement))
@@ -70,12 +70,6 @@ def uninstall_search(connection: Connection) -> None:
     statements = SQLITE_DROP if connection.dialect.name == "sqlite" else POSTGRESQL_DROP
     for statement in statements:
         connection.execute(text(statement))
-
-
-for _stmt in SQLITE_DDL:
-    event.listen(Question.__table__, "after_create", DDL(_stmt).execute_if(dialect="sqlite"))
-for _stmt in POSTGRESQL_DDL:
-    event.listen(Question.__table__, "after_create", DDL(_stmt).execute_if(dialect="postgresql"))
 
 
 def search_terms(q: str) -> list[str]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from api.errors import NotFound
+from api.bank.models import DIFFICULTIES, Question, QuestionTag, QuestionTopic, Tag, Topic
 from api.extensions import db
-from api.models import Question, QuestionTag, QuestionTopic, Tag, Topic
-from api.models.bank import DIFFICULTIES
+from api.platform.errors import NotFound
 
 
 def _topic_question_count():
@@ -49,7 +48,6 @@ def get_topic(slug: str) -> tuple[Topic, dict[str, int]]:
     return topic, by_difficulty
 
 
-TAG_SORTS = {"slug", "-slug", "question_count", "-question_count"}
 
 
 def list_tags(*, sort: str, page: int, per_page: int) -> tuple[list[tuple[Tag, int]], int]:

@@ -3,7 +3,7 @@
 Triggers on the bank's tables (questions, topics, tags and the links between them) set
 `bank_version.version` to a new random value in the writing transaction, so the new
 value becomes visible exactly when the written rows do. Public reads of the bank are
-cached per worker under that token (api/cache.py): one indexed single-row read tells a
+cached per worker under that token (api/platform/http_cache.py): one indexed single-row read tells a
 worker whether what it rendered before still holds.
 
 - SQLite: row triggers (SQLite has no statement triggers); writers are serialised by
@@ -21,11 +21,29 @@ import time
 from typing import Any
 
 from psycopg import pq
-from sqlalchemy import event, text
+from sqlalchemy import BigInteger, CheckConstraint, Integer, event, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Mapped, mapped_column
 
 from api.extensions import db
-from api.models import BankVersion  # noqa: F401  (the table, on the metadata)
+
+
+class BankVersion(db.Model):
+    """One row whose `version` every write to the bank's tables replaces, in its transaction.
+
+    Database triggers set it (below), so a write from any worker,
+    replica, CLI command or SQL console changes it. It is an opaque random token rather
+    than a counter: a database restored from a backup or rebuilt from scratch never
+    brings back a value that meant different content. Readers use it as a cache key.
+    """
+
+    __tablename__ = "bank_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
 
 BANK_TABLES = ("questions", "topics", "tags", "question_topics", "question_tags")
 SEED_ROW = "INSERT INTO bank_version (id, version) VALUES (1, 1)"
@@ -68,7 +86,7 @@ POSTGRESQL_DROP = [
 
 
 def install_versioning(connection: Connection) -> None:
-    """The triggers and the row (used by the migration, and by create_all below)."""
+    """The triggers and the row, for a schema made from the models (api/schema.py)."""
     statements = SQLITE_DDL if connection.dialect.name == "sqlite" else POSTGRESQL_DDL
     for statement in statements:
         connection.execute(text(statement))
@@ -80,13 +98,6 @@ def uninstall_versioning(connection: Connection) -> None:
     for statement in statements:
         connection.execute(text(statement))
 
-
-def _after_create_all(_metadata, connection: Connection, **_kw) -> None:
-    # After every table exists: the triggers name all five bank tables.
-    install_versioning(connection)
-
-
-event.listen(db.metadata, "after_create", _after_create_all)
 
 _READ_SQL = "SELECT version FROM bank_version WHERE id = 1"
 _PREPARED = b"qbank_bank_version"

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 PROBLEM_MIME = "application/problem+json"
 # Characters RFC 3986 allows unescaped in a path (pchar and "/").
 PATH_SAFE = "/!$&'()*+,;=:@-._~"
-log = logging.getLogger("api.errors")
+log = logging.getLogger("api.platform.errors")
 
 
 class ApiError(Exception):
@@ -79,7 +79,7 @@ class Forbidden(ApiError):
 
 
 class Unauthorized(ApiError):
-    """Authentication failed; api/auth.py adds the WWW-Authenticate challenge."""
+    """Authentication failed; api/accounts/authentication.py adds the WWW-Authenticate challenge."""
 
     status = 401
     slug = "unauthorized"

@@ -2,7 +2,7 @@
 
 A question page, a search, one question, the topics and the tags depend only on the
 bank's rows and on the URL. Every write to those rows changes the bank version
-(api/services/versioning.py) in its own transaction, so "the same URL at the same
+(api/platform/bank_revision.py) in its own transaction, so "the same URL at the same
 version" always renders the same bytes. A worker keeps what it rendered, keyed by
 (version, URL), in a byte-bounded LRU; serving a request again costs one single-row
 read of the version and no rendering, and the stored strong ETag (the hash of those
@@ -20,19 +20,15 @@ Responses to writes, random draws, practice and anything per-user are not cached
 from __future__ import annotations
 
 import re
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from cachetools import LRUCache
 from flask import Flask, Response, current_app, g, request
 from werkzeug.http import parse_etags
 
-from api import logs
 from api.extensions import db
-from api.services import versioning
+from api.platform import bank_revision, logs
+from api.platform.lru import ByteLRU
 
 CACHEABLE_ENDPOINTS = frozenset(
     {"questionlist", "questionitem", "topiclist", "topicitem", "taglist"}
@@ -47,7 +43,6 @@ KEPT_HEADERS = ("Content-Type", "ETag", "Link", "X-Total-Count")
 # Rough per-entry bookkeeping (key, headers, objects) counted against the byte budget.
 ENTRY_OVERHEAD = 512
 EXTENSION_KEY = "qbank.response_cache"
-ID_POOLS_KEY = "qbank.id_pools"
 READER_KEY = "qbank.version_reader"
 VERSION_ENVIRON_KEY = "qbank.bank_version"
 STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED"}
@@ -61,64 +56,91 @@ class Entry:
     not_modified_headers: tuple[tuple[str, str], ...]
 
 
-class ByteLRU:
-    """A byte-bounded LRU (cachetools), safe across threads; `sizeof` weighs an entry."""
-
-    def __init__(self, max_bytes: int, sizeof: Callable[[Any], int]) -> None:
-        self._entries: LRUCache = LRUCache(maxsize=max_bytes, getsizeof=sizeof)
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> Any:
-        with self._lock:
-            return self._entries.get(key)
-
-    def put(self, key: tuple, entry: Any) -> None:
-        with self._lock:
-            try:
-                self._entries[key] = entry
-            except ValueError:  # larger than the whole budget: use it, don't keep it
-                pass
-
-    @property
-    def size(self) -> int:
-        return int(self._entries.currsize)
-
-    def __len__(self) -> int:
-        return len(self._entries)
+CONDITIONAL_HEADERS = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_RANGE",
+)
 
 
-def cache_control(*, authorized: bool) -> str:
-    """Every GET is revalidated (ETag); one sent with credentials only by private caches."""
-    return f"{'private' if authorized else 'public'}, no-cache"
+def caching_headers(app: Flask, *, authorized: bool) -> tuple[tuple[str, str], ...]:
+    """The headers every successful GET carries, on the Flask path and the fast path alike.
+
+    Every GET is revalidated (ETag); one sent with credentials only by private caches.
+    Vary names what an answer depends on besides its URL.
+    """
+    return (
+        ("Cache-Control", f"{'private' if authorized else 'public'}, no-cache"),
+        ("Vary", app.config["HTTP_VARY"]),
+        ("X-Content-Type-Options", "nosniff"),
+    )
 
 
 def response_cache(app: Flask | None = None) -> ByteLRU | None:
     return (app or current_app).extensions.get(EXTENSION_KEY)
 
 
-def id_pools(app: Flask | None = None) -> ByteLRU | None:
-    """Matching ids per (bank version, filters), for random draws (services/questions.py)."""
-    return (app or current_app).extensions.get(ID_POOLS_KEY)
-
-
 def init_app(app: Flask) -> None:
-    pool_bytes = int(app.config.get("ID_POOL_MAX_BYTES") or 0)
-    if pool_bytes > 0:
-        app.extensions[ID_POOLS_KEY] = ByteLRU(pool_bytes, lambda ids: ids.itemsize * len(ids))
+    """The response cache, when it has a budget; `conditional_get` is wired by create_app.
+
+    Called before the extensions are, so that the cache's before_request hook runs first
+    and a cached public read skips every other hook up to the responses' after_request.
+    """
+    # What every GET's answer depends on besides its URL.
+    app.config["HTTP_VARY"] = (
+        "Authorization, Origin" if app.config["CORS_ORIGINS"] else "Authorization"
+    )
     max_bytes = int(app.config.get("RESPONSE_CACHE_MAX_BYTES") or 0)
     if max_bytes > 0:
         app.extensions[EXTENSION_KEY] = ByteLRU(
             max_bytes, lambda entry: len(entry.body) + ENTRY_OVERHEAD
         )
         app.before_request(_serve_cached)
-        app.wsgi_app = FastReads(app, app.wsgi_app)
+        app.wsgi_app = CachedReadsMiddleware(app, app.wsgi_app)
 
 
-def version_reader(app: Flask) -> versioning.VersionReader:
+def conditional_get(response: Response) -> Response:
+    """Strong ETags (a hash of the bytes) on every successful GET, 304 on If-None-Match.
+
+    A 304 made from the response cache gets the same caching headers as the 200 it
+    stands for (`caching_headers`).
+    """
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    status = response.status_code
+    if request.method not in ("GET", "HEAD") or status not in (200, 304):
+        return response
+    if response.direct_passthrough:
+        return response
+    for name, value in caching_headers(
+        current_app, authorized="Authorization" in request.headers
+    ):
+        if name == "Vary" and "Vary" in headers:
+            response.vary.update(value.split(", "))
+        else:
+            headers.setdefault(name, value)
+    if status == 304:
+        return response
+    if not response.get_etag()[0]:
+        response.add_etag()
+        remember(response)
+    environ = request.environ
+    if not any(name in environ for name in CONDITIONAL_HEADERS):
+        return response  # nothing to evaluate: make_conditional would change nothing
+    response.make_conditional(request)
+    # The server dates every response (gunicorn, werkzeug's): a second Date from here
+    # would be a duplicate of a singleton field.
+    headers.pop("Date", None)
+    return response
+
+
+def version_reader(app: Flask) -> bank_revision.VersionReader:
     reader = app.extensions.get(READER_KEY)
     if reader is None:
         with app.app_context():
-            reader = app.extensions[READER_KEY] = versioning.VersionReader(db.engine)
+            reader = app.extensions[READER_KEY] = bank_revision.VersionReader(db.engine)
     return reader
 
 
@@ -139,7 +161,7 @@ def cache_key(environ: dict, version: int) -> tuple:
 
 
 def _current_version(environ: dict, app: Flask) -> int | None:
-    if VERSION_ENVIRON_KEY in environ:  # read once per request, by FastReads
+    if VERSION_ENVIRON_KEY in environ:  # read once per request, by the middleware
         return environ[VERSION_ENVIRON_KEY]
     version = environ[VERSION_ENVIRON_KEY] = version_reader(app).read()
     return version
@@ -148,7 +170,7 @@ def _current_version(environ: dict, app: Flask) -> int | None:
 def _serve_cached() -> Response | None:
     """A stored rendering of this URL at the bank's current version, if this worker has one.
 
-    This is the path of requests FastReads hands on (those carrying an Origin, for
+    This is the path of requests the middleware hands on (those carrying an Origin, for
     flask-cors to answer): the same entry, served through Flask's hooks.
     """
     if request.method not in ("GET", "HEAD") or request.endpoint not in CACHEABLE_ENDPOINTS:
@@ -180,12 +202,12 @@ def remember(response: Response) -> None:
     response_cache().put(key, Entry(response.get_data(), headers, etag, not_modified))
 
 
-class FastReads:
+class CachedReadsMiddleware:
     """WSGI middleware that answers a cached read before Flask builds a request at all.
 
     A hit costs the version read, a dict lookup and one log line. The answer carries
-    exactly the headers the Flask path gives the same response (api/app.py's
-    conditional_get, api/logs.py), which tests/test_cache.py compares header by header.
+    the headers the Flask path gives the same response: `caching_headers`, and the
+    request id as api/platform/logs.py writes it.
     Requests with an Origin go on to Flask, where flask-cors decides their CORS headers;
     so does everything that is not a GET or HEAD, or has no entry yet.
     """
@@ -215,12 +237,8 @@ class FastReads:
             status, body, headers = 200, entry.body, list(entry.headers)
             headers.append(("Content-Length", str(len(body))))
         request_id = logs.request_id_for(environ.get("HTTP_X_REQUEST_ID"))
-        headers += [
-            ("Cache-Control", cache_control(authorized="HTTP_AUTHORIZATION" in environ)),
-            ("Vary", self.app.config["HTTP_VARY"]),
-            ("X-Content-Type-Options", "nosniff"),
-            ("X-Request-ID", request_id),
-        ]
+        headers += caching_headers(self.app, authorized="HTTP_AUTHORIZATION" in environ)
+        headers.append(("X-Request-ID", request_id))
         start_response(STATUS_LINES[status], headers)
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
         logs.log_request(

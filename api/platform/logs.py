@@ -54,7 +54,7 @@ def request_id_for(given: str | None) -> str:
 def log_request(
     *, request_id: str, method: str, path: str, status: int, started: float | None, user_id
 ) -> None:
-    """The one access line of a request (also written by api/cache.py's fast path)."""
+    """The one access line of a request (also written by api/platform/http_cache.py's fast path)."""
     access_log.info(
         "request",
         extra={

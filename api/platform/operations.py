@@ -11,8 +11,8 @@ from flask import Response
 from flask_restful import Resource
 from sqlalchemy import text
 
-from api.errors import DatabaseUnavailable, NotFound
 from api.extensions import db
+from api.platform.errors import DatabaseUnavailable, NotFound
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
 DOCS_ASSETS = Path(swagger_ui.__file__).resolve().parent / "static"

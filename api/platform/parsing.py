@@ -9,7 +9,7 @@ from flask import current_app, request
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import UnsupportedMediaType
 
-from api.errors import BadRequest, InvalidBody, InvalidQuery, flatten_messages
+from api.platform.errors import BadRequest, InvalidBody, InvalidQuery, flatten_messages
 
 
 class SafeString(fields.String):
@@ -124,13 +124,17 @@ def parse_body(schema: Schema) -> dict[str, Any]:
 
 
 def load_or_422(
-    schema: Schema, data: Any, detail: str = "Fix the fields named in `errors`."
+    schema: Schema, data: Any, detail: str = "Fix the fields named in `errors`.", *, at: str = ""
 ) -> Any:
-    """`schema.load(data)`, a failure being a 422 whose `errors` name each field by path."""
+    """`schema.load(data)`, a failure being a 422 whose `errors` name each field by path.
+
+    `at` prefixes those paths (an item of a streamed file: `questions.12`).
+    """
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise InvalidBody(detail, errors=flatten_messages(exc.normalized_messages())) from exc
+        errors = flatten_messages(exc.normalized_messages(), prefix=at)
+        raise InvalidBody(detail, errors=errors) from exc
 
 
 def _lone_surrogates(value: Any, path: str = "") -> list[str]:

@@ -20,14 +20,13 @@ storage unreachable - falling back to in-memory storage" and goes on counting th
 limits in process memory, so requests are still served and still limited, per worker
 instead of across workers; it pings Redis again with a growing back-off and switches back
 when it answers. Token revocation makes the opposite choice and fails closed
-(api/services/revocation.py): a request whose token cannot be checked is a 503, because
+(api/accounts/sessions.py): a request whose token cannot be checked is a 503, because
 accepting a logged-out token is a breach, while a few extra attempts per worker for the
 length of an outage is not.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from flask import Flask, current_app, has_app_context, request
@@ -40,7 +39,7 @@ WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class _PerApp:
+class PerAppAttribute:
     """An attribute Flask-Limiter keeps on the extension object, kept per app instead."""
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -70,13 +69,13 @@ class AppLimiter(Limiter):
     from the current app's config at request time.
     """
 
-    enabled = _PerApp()
-    _storage = _PerApp()
-    _storage_options = _PerApp()
-    _limiter = _PerApp()
-    _storage_dead = _PerApp()
-    _fallback_storage = _PerApp()
-    _fallback_limiter = _PerApp()
+    enabled = PerAppAttribute()
+    _storage = PerAppAttribute()
+    _storage_options = PerAppAttribute()
+    _limiter = PerAppAttribute()
+    _storage_dead = PerAppAttribute()
+    _fallback_storage = PerAppAttribute()
+    _fallback_limiter = PerAppAttribute()
 
     def _state(self) -> dict[str, Any]:
         staging = self.__dict__.get("_staging")
@@ -143,20 +142,6 @@ def user_or_address() -> str:
         else:
             return f"user:{claims['sub']}"
     return f"addr:{client_address()}"
-
-
-def account_key() -> str:
-    """The login's account, hashed: email addresses are not written to the counter store."""
-    from api.models.users import normalise_email  # here: extensions.py imports this module
-
-    body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
-    if not isinstance(email, str):
-        return "account:none"
-    # surrogatepass: a key function must never raise, whatever JSON escapes the body holds.
-    normalised = normalise_email(email).encode("utf-8", "surrogatepass")
-    digest = hashlib.sha256(normalised).hexdigest()[:32]
-    return f"account:{digest}"
 
 
 def failed(response: Response) -> bool:

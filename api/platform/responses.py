@@ -10,7 +10,7 @@ from flask import request
 from flask_restful.representations.json import output_json
 from werkzeug.http import generate_etag
 
-from api.errors import PreconditionFailed, PreconditionRequired
+from api.platform.errors import PreconditionFailed, PreconditionRequired
 
 
 def page_links(*, page: int, per_page: int, total: int) -> dict[str, str]:

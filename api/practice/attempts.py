@@ -1,9 +1,9 @@
-"""Practice: graded attempts that move each learner's FSRS card on, and quizzes.
+"""Attempts: graded answers that move each learner's FSRS card on.
 
-Functions here write but never commit: the idempotency wrapper (services/idempotency.py)
+Functions here write but never commit: the idempotency wrapper (api/practice/idempotency.py)
 commits the work together with its replay record, so one request is one transaction.
 Concurrent attempts on one learner's card are serialised: a row lock on PostgreSQL,
-and on SQLite write requests start with BEGIN IMMEDIATE (api/app.py).
+and on SQLite write requests start with BEGIN IMMEDIATE (api/platform/db_events.py).
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from sqlalchemy import Row, and_, bindparam, func, insert, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from api.errors import Conflict, InvalidBody, NotFound
+from api.bank.models import Question
 from api.extensions import db
-from api.models import Attempt, Question, QuestionTopic, Quiz, QuizQuestion, ReviewState, Topic
-from api.models.types import utcnow
-from api.services import grading, scheduling
-from api.services.questions import QuestionFilters, matching_ids
+from api.platform.db_types import utcnow
+from api.platform.errors import Conflict, InvalidBody, NotFound
+from api.practice import grading, scheduling
+from api.practice.models import Attempt, ReviewState
+from api.practice.quizzes import get_quiz
 
 _rng = random.SystemRandom()
 
@@ -121,19 +122,12 @@ _UPDATE_CARD = update(_states).where(*_THIS_CARD)
 _INSERT_ATTEMPT = insert(_attempts)
 
 
-def _own_quiz(user_id: int, quiz_id: int) -> Quiz:
-    quiz = db.session.get(Quiz, quiz_id)
-    if quiz is None or quiz.user_id != user_id:
-        raise NotFound(f"There is no quiz {quiz_id}.")
-    return quiz
-
-
 def record_attempt(
     *, user_id: int, question_id: int, data: dict[str, Any], answered_at: datetime | None = None
 ) -> tuple[dict[str, Any], Row]:
     """Grade one attempt, move the learner's card on, and store both (not committed).
 
-    Returns the stored attempt's columns (for schemas.practice.AttemptSchema) and the
+    Returns the stored attempt's columns (for api/practice/schemas.py AttemptSchema) and the
     question's row (its model answer, correct choices and note, for the reply).
     """
     connection = db.session.connection()
@@ -144,7 +138,7 @@ def record_attempt(
         raise NotFound(f"There is no question {question_id}.")
     quiz_id = data.get("quiz_id")
     if quiz_id is not None:
-        quiz = _own_quiz(user_id, quiz_id)
+        quiz = get_quiz(user_id=user_id, quiz_id=quiz_id)
         if quiz.finished_at is not None:
             raise Conflict(f"Quiz {quiz_id} is finished; start a new one.")
         if question_id not in {item.question_id for item in quiz.items}:
@@ -250,88 +244,3 @@ def list_attempts(
         stmt.order_by(Attempt.id.desc()).limit(per_page).offset((page - 1) * per_page)
     )
     return list(rows), int(total or 0)
-
-
-def create_quiz(*, user_id: int, filters: QuestionFilters, count: int) -> Quiz:
-    """Draw questions the learner has not had in an earlier quiz; 409 once the pool is used."""
-    pool = matching_ids(filters).subquery()
-    pool_size = db.session.scalar(select(func.count()).select_from(pool))
-    used = (
-        select(QuizQuestion.question_id)
-        .join(Quiz, Quiz.id == QuizQuestion.quiz_id)
-        .where(Quiz.user_id == user_id)
-    )
-    fresh = list(db.session.scalars(select(pool.c.id).where(pool.c.id.not_in(used))))
-    if not pool_size:
-        raise Conflict("No questions match these filters.", pool_size=0, remaining=0)
-    if not fresh:
-        raise Conflict(
-            f"You have had all {pool_size} questions matching these filters in earlier "
-            "quizzes: widen the filters or review them instead.",
-            pool_size=int(pool_size or 0),
-            remaining=0,
-        )
-    chosen = _rng.sample(fresh, min(count, len(fresh)))
-    quiz = Quiz(
-        user_id=user_id,
-        filters={
-            "topic": filters.topics,
-            "tag": filters.tags,
-            "difficulty": filters.difficulties,
-            "type": filters.types,
-        },
-    )
-    quiz.items = [QuizQuestion(question_id=qid, position=i) for i, qid in enumerate(chosen)]
-    db.session.add(quiz)
-    db.session.flush()
-    return quiz
-
-
-def get_quiz(*, user_id: int, quiz_id: int, admin: bool = False) -> Quiz:
-    quiz = db.session.get(Quiz, quiz_id)
-    if quiz is None or (quiz.user_id != user_id and not admin):
-        raise NotFound(f"There is no quiz {quiz_id}.")
-    return quiz
-
-
-def quiz_progress(quiz: Quiz) -> dict[str, Any]:
-    """Per question the latest attempt made in this quiz; totals overall and per topic."""
-    latest: dict[int, Attempt] = {}
-    for attempt in db.session.scalars(
-        select(Attempt).where(Attempt.quiz_id == quiz.id).order_by(Attempt.id)
-    ):
-        latest[attempt.question_id] = attempt
-    ids = [item.question_id for item in quiz.items]
-    topics: dict[str, list[int]] = {}
-    for question_id, slug in db.session.execute(
-        select(QuestionTopic.question_id, Topic.slug)
-        .join(Topic, Topic.id == QuestionTopic.topic_id)
-        .where(QuestionTopic.question_id.in_(ids))
-    ):
-        topics.setdefault(slug, []).append(question_id)
-
-    def summary(question_ids: list[int]) -> dict[str, Any]:
-        done = [latest[q] for q in question_ids if q in latest]
-        passed = sum(1 for a in done if a.passed)
-        scores = [a.score if a.score is not None else float(a.passed) for a in done]
-        return {
-            "questions": len(question_ids),
-            "answered": len(done),
-            "passed": passed,
-            "score": round(sum(scores) / len(question_ids), 3) if question_ids else 0.0,
-        }
-
-    return {
-        "overall": summary(ids),
-        "by_topic": {slug: summary(qids) for slug, qids in sorted(topics.items())},
-        "answered_question_ids": sorted(latest),
-    }
-
-
-def finish_quiz(*, user_id: int, quiz_id: int) -> Quiz:
-    """Close the quiz (once: finishing again changes nothing and gives the same summary)."""
-    quiz = get_quiz(user_id=user_id, quiz_id=quiz_id)
-    if quiz.finished_at is None:
-        quiz.finished_at = utcnow()
-        db.session.commit()
-    return quiz

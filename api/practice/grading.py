@@ -32,7 +32,6 @@ __all__ = [
     "MAX_ANSWER_CHARS",
     "MAX_KEY_POINTS",
     "MAX_KEY_POINT_CHARS",
-    "SELF_RATINGS",
     "Grade",
     "content_words",
     "grade_choices",
@@ -40,7 +39,6 @@ __all__ = [
     "stem",
 ]
 
-SELF_RATINGS = ("again", "hard", "good", "easy")
 
 MAX_ANSWER_CHARS = 5_000
 MAX_KEY_POINTS = 20

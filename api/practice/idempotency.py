@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import Row, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from api.errors import InvalidBody
 from api.extensions import db
-from api.models import IdempotencyRecord
+from api.platform.errors import InvalidBody
+from api.practice.models import IdempotencyRecord
 
 KEY_MAX = 255
 

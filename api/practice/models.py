@@ -21,9 +21,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.extensions import db
-from api.models.types import UTCDateTime, utcnow
+from api.platform.db_types import UTCDateTime, utcnow
 
 ATTEMPT_KINDS = ("free_text", "choice", "self_rating")
+SELF_RATINGS = ("again", "hard", "good", "easy")
 
 
 class Quiz(db.Model):

@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, case, distinct, func, select
 from sqlalchemy.orm import selectinload
 
+from api.accounts.models import User
+from api.bank.models import Question, QuestionTopic, Topic
+from api.bank.reading import QuestionFilters, get_question, matching_ids
 from api.extensions import db
-from api.models import Attempt, Question, QuestionTopic, ReviewState, Topic, User
-from api.services.questions import QuestionFilters, get_question, matching_ids
+from api.practice.models import Attempt, ReviewState
 
 STREAK_LOOKBACK_DAYS = 400
 # Empirical difficulty needs evidence: below this many attempts it is not given.

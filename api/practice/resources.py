@@ -5,12 +5,17 @@ from __future__ import annotations
 from flask import current_app, request, url_for
 from flask_restful import Resource
 
-from api.auth import current_user, role_required
-from api.errors import InvalidBody, NotFound
-from api.models.types import utcnow
-from api.resources.common import paged
-from api.schemas.common import parse_args, parse_body
-from api.schemas.practice import (
+from api.accounts.authentication import current_user
+from api.accounts.roles import role_required
+from api.bank.reading import QuestionFilters
+from api.bank.schemas import questions_schema
+from api.platform.db_types import utcnow
+from api.platform.errors import InvalidBody, NotFound
+from api.platform.parsing import parse_args, parse_body
+from api.platform.responses import paged
+from api.practice import attempts, progress, quizzes
+from api.practice.idempotency import KEY_MAX, Outcome, request_fingerprint, run_once
+from api.practice.schemas import (
     attempt_in_schema,
     attempt_list_args,
     attempt_schema,
@@ -21,10 +26,6 @@ from api.schemas.practice import (
     review_args,
     review_items_schema,
 )
-from api.schemas.questions import questions_schema
-from api.services import practice, progress
-from api.services.idempotency import KEY_MAX, Outcome, request_fingerprint, run_once
-from api.services.questions import QuestionFilters
 
 NO_STORE = {"Cache-Control": "no-store"}
 # Ids are 32-bit: a larger one names nothing (and would overflow the database driver).
@@ -48,7 +49,7 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _once(action, body) -> tuple:
+def idempotent_reply(action, body) -> tuple:
     """Run a keyed POST at most once; a replay says so in `Idempotent-Replayed`."""
     user = current_user()
     key = _idempotency_key()
@@ -82,14 +83,14 @@ class QuestionAttempts(Resource):
         user = current_user()
 
         def action() -> Outcome:
-            attempt, question = practice.record_attempt(
+            attempt, question = attempts.record_attempt(
                 user_id=user.id, question_id=question_id, data=data
             )
             return Outcome(
                 201, _reply(attempt, question), url_for("attemptitem", attempt_id=attempt["id"])
             )
 
-        return _once(action, request.get_json())
+        return idempotent_reply(action, request.get_json())
 
 
 class AttemptBatch(Resource):
@@ -109,7 +110,7 @@ class AttemptBatch(Resource):
         def action() -> Outcome:
             replies = []
             for item in sorted(data["attempts"], key=lambda a: a["answered_at"]):
-                attempt, question = practice.record_attempt(
+                attempt, question = attempts.record_attempt(
                     user_id=user.id,
                     question_id=item["question_id"],
                     data=item,
@@ -118,7 +119,7 @@ class AttemptBatch(Resource):
                 replies.append(_reply(attempt, question))
             return Outcome(201, {"data": replies})
 
-        return _once(action, request.get_json())
+        return idempotent_reply(action, request.get_json())
 
 
 class AttemptList(Resource):
@@ -132,7 +133,7 @@ class AttemptList(Resource):
             if user.role != "admin" and args["user_id"] != user.id:
                 raise NotFound(f"There is no user {args['user_id']} you can read.")
             owner = args["user_id"]
-        items, total = practice.list_attempts(
+        items, total = attempts.list_attempts(
             user_id=owner,
             question_id=args["question_id"],
             quiz_id=args["quiz_id"],
@@ -153,7 +154,7 @@ class AttemptItem(Resource):
         parse_args(no_args)
         _existing_id(attempt_id, "attempt")
         user = current_user()
-        attempt = practice.own_attempt(
+        attempt = attempts.own_attempt(
             user_id=user.id, attempt_id=attempt_id, admin=user.role == "admin"
         )
         return attempt_schema.dump(attempt)
@@ -170,11 +171,8 @@ class Review(Resource):
             now=utcnow(),
             limit=args["limit"],
             new_per_day=current_app.config["NEW_QUESTIONS_PER_DAY"],
-            filters=QuestionFilters(
-                topics=args["topic"],
-                tags=args["tag"],
-                difficulties=args["difficulty"],
-                types=args["type"],
+            filters=QuestionFilters.from_args(
+                {key: args[key] for key in ("topic", "tag", "difficulty", "type")}
             ),
         )
         return (
@@ -191,7 +189,7 @@ def _quiz_view(quiz) -> dict:
         "created_at": quiz.created_at.isoformat(),
         "finished_at": quiz.finished_at.isoformat() if quiz.finished_at else None,
         "questions": questions_schema.dump([item.question for item in quiz.items]),
-        "progress": practice.quiz_progress(quiz),
+        "progress": quizzes.quiz_progress(quiz),
     }
 
 
@@ -201,18 +199,15 @@ class QuizList(Resource):
         """Start a quiz: questions you have not had in earlier quizzes, answers withheld."""
         data = parse_body(quiz_in_schema)
         user = current_user()
-        filters = QuestionFilters(
-            topics=data["topic"],
-            tags=data["tag"],
-            difficulties=data["difficulty"],
-            types=data["type"],
+        filters = QuestionFilters.from_args(
+            {key: data[key] for key in ("topic", "tag", "difficulty", "type")}
         )
 
         def action() -> Outcome:
-            quiz = practice.create_quiz(user_id=user.id, filters=filters, count=data["count"])
+            quiz = quizzes.create_quiz(user_id=user.id, filters=filters, count=data["count"])
             return Outcome(201, _quiz_view(quiz), url_for("quizitem", quiz_id=quiz.id))
 
-        return _once(action, request.get_json())
+        return idempotent_reply(action, request.get_json())
 
 
 class QuizItem(Resource):
@@ -222,7 +217,7 @@ class QuizItem(Resource):
         parse_args(no_args)
         _existing_id(quiz_id, "quiz")
         user = current_user()
-        quiz = practice.get_quiz(user_id=user.id, quiz_id=quiz_id, admin=user.role == "admin")
+        quiz = quizzes.get_quiz(user_id=user.id, quiz_id=quiz_id, admin=user.role == "admin")
         return _quiz_view(quiz), 200, {"Cache-Control": "private, no-cache"}
 
 
@@ -231,7 +226,7 @@ class QuizFinish(Resource):
     def post(self, quiz_id: int):
         """Finish a quiz: the score overall and per topic."""
         _existing_id(quiz_id, "quiz")
-        quiz = practice.finish_quiz(user_id=current_user().id, quiz_id=quiz_id)
+        quiz = quizzes.finish_quiz(user_id=current_user().id, quiz_id=quiz_id)
         return _quiz_view(quiz), 200, NO_STORE
 
 

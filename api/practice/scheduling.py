@@ -36,7 +36,7 @@ from typing import Any
 
 from fsrs import Card, Rating, Scheduler
 
-from api.services.grading import SELF_RATINGS
+from api.practice.models import SELF_RATINGS
 
 __all__ = ["SCHEDULER", "Rating", "Review", "is_due", "rating_for", "schedule"]
 

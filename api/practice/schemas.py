@@ -5,10 +5,10 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from marshmallow.utils import get_value
 
-from api.schemas.bank import JsonInteger, WholeSlug
-from api.schemas.common import PageArgs, QueryInteger, SafeString
-from api.schemas.questions import FilterArgs, QuestionSchema, UTCDateTime
-from api.services.grading import SELF_RATINGS
+from api.bank.payloads import JsonInteger, WholeSlug
+from api.bank.schemas import FilterArgs, QuestionSchema, UTCDateTime
+from api.platform.parsing import PageArgs, QueryInteger, SafeString
+from api.practice.models import SELF_RATINGS
 
 ANSWER_MAX = 5000
 RATING_NAMES = {1: "again", 2: "hard", 3: "good", 4: "easy"}
@@ -96,7 +96,7 @@ def _grade(attempt) -> dict:
 
 
 class AttemptSchema(Schema):
-    """An attempt: an Attempt, or the mapping of columns services.practice just stored."""
+    """An attempt: an Attempt, or the mapping of columns attempts.record_attempt just stored."""
 
     id = fields.Integer()
     question_id = fields.Integer()

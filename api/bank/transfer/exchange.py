@@ -10,18 +10,24 @@ from pathlib import Path
 from typing import Any
 
 import ijson
-from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.errors import Conflict, InvalidBody, flatten_messages
+from api.bank.editing import editable_fields
+from api.bank.models import Topic
+from api.bank.payloads import question_in_schema, questions_in_schema, topic_in_schema
+from api.bank.reading import QuestionFilters, filtered_questions
+from api.bank.transfer.textparse import parse_qa_text
+from api.bank.transfer.writing import (
+    Upserter,
+    WriteReport,
+    all_or_nothing,
+    commit_unless_dry_run,
+    seed_bank,
+)
 from api.extensions import db
-from api.models import Topic
-from api.schemas.bank import question_in_schema, topic_in_schema
-from api.services.bank import BankWriter, WriteReport, bank_write, finish_write, seed_bank
-from api.services.editorial import editable_fields
-from api.services.questions import QuestionFilters, filtered_questions
-from api.services.textparse import parse_qa_text
+from api.platform.errors import Conflict, InvalidBody
+from api.platform.parsing import load_or_422
 
 CSV_COLUMNS = (
     "slug",
@@ -53,9 +59,14 @@ def import_bank(*, bank: dict[str, Any], dry_run: bool) -> WriteReport:
         ) from exc
 
 
-def text_to_questions(*, text: str, document: str) -> list[dict[str, Any]]:
-    """Plain-text Q&A as question dicts ready for validation by the question schema."""
-    return [
+def text_bank(*, text: str, document: str) -> dict[str, Any]:
+    """A plain-text Q&A document as a bank of validated questions, for `import_bank`.
+
+    Each question records its source (document, position): importing the same document
+    again finds them and creates nothing twice (api/bank/transfer/writing.py).
+    Raises ParseError for a document that is not Q&A, InvalidBody for invalid items.
+    """
+    parsed = [
         {
             "prompt": item.prompt,
             "answer": item.answer,
@@ -63,6 +74,10 @@ def text_to_questions(*, text: str, document: str) -> list[dict[str, Any]]:
         }
         for item in parse_qa_text(text)
     ]
+    questions = load_or_422(
+        questions_in_schema, parsed, "Nothing was imported: fix the items named in `errors`."
+    )
+    return {"topics": [], "questions": questions}
 
 
 def export_questions(*, filters: QuestionFilters) -> tuple[list[dict[str, Any]], list[Topic]]:
@@ -140,8 +155,8 @@ def stream_bank_file(
     """
     report = WriteReport(keep_slugs=False)
     seen: set[str] = set()
-    with bank_write(), path.open("rb") as stream:
-        writer = BankWriter(report)
+    with all_or_nothing(), path.open("rb") as stream:
+        writer = Upserter(report)
         try:
             if list(ijson.items(stream, "version")) != [1]:
                 raise InvalidBody(
@@ -179,13 +194,9 @@ def stream_bank_file(
                 f"Nothing was imported: the file is not valid JSON ({exc}).",
                 errors={"_schema": ["Invalid JSON."]},
             ) from exc
-        finish_write(dry_run)
+        commit_unless_dry_run(dry_run)
     return report
 
 
 def _valid(schema, item: Any, path: str) -> dict[str, Any]:
-    try:
-        return schema.load(item)
-    except ValidationError as exc:
-        errors = flatten_messages(exc.normalized_messages(), prefix=path)
-        raise InvalidBody(f"Nothing was imported: {path} is invalid.", errors=errors) from exc
+    return load_or_422(schema, item, f"Nothing was imported: {path} is invalid.", at=path)

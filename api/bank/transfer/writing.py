@@ -1,15 +1,14 @@
-"""Writing the bank in bulk: the curated seed file and plain-text documents.
+"""Writing many questions at once: the seed file and every import go through `Upserter`.
 
 Questions are matched by slug, so seeding is idempotent: a second run changes
 nothing, and a changed seed entry updates only the rows whose content changed
-(bumping their version and updated_at). A question written without a slug is a new
-one: it gets a slug made from its prompt, with a numeric suffix when that is taken.
+(bumping their version and updated_at). A question written without a slug is new
+unless the bank already holds a question imported from the same document position;
+a new one gets a slug made from its prompt (api/bank/slugs.py).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,25 +21,12 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 from sqlalchemy import select
 
-from api.errors import InvalidBody
+from api.bank.editing import apply_question, resolve_tags, resolve_topics
+from api.bank.models import Question, Tag, Topic
+from api.bank.payloads import bank_file_schema
+from api.bank.slugs import SlugAllocator
 from api.extensions import db
-from api.models import Question, Tag, Topic
-from api.models.bank import DIFFICULTIES
-from api.models.types import utcnow
-from api.schemas.bank import bank_file_schema
-from api.services.textparse import parse_qa_text
-
-QUESTION_FIELDS = (
-    "prompt",
-    "alternate_prompts",
-    "answer",
-    "key_points",
-    "note",
-    "type",
-    "choices",
-    "correct_choices",
-    "sources",
-)
+from api.platform.errors import InvalidBody
 
 
 @dataclass
@@ -64,12 +50,6 @@ class WriteReport:
         return dict(self.counts)
 
 
-def slugify(text: str, *, max_length: int = 80) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return (slug[:max_length].rstrip("-")) or "question"
-
-
 def read_bank_file(path: Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -79,54 +59,6 @@ def read_bank_file(path: Path) -> dict[str, Any]:
         raise InvalidBody(
             f"{path.name} is not a valid bank file.", errors={"file": detail}
         ) from exc
-
-
-def resolve_tags(slugs: list[str], cache: dict[str, Tag]) -> list[Tag]:
-    missing = [s for s in slugs if s not in cache]
-    if missing:
-        for tag in db.session.scalars(select(Tag).where(Tag.slug.in_(missing))):
-            cache[tag.slug] = tag
-        for slug in missing:
-            if slug not in cache:
-                cache[slug] = Tag(slug=slug)
-                db.session.add(cache[slug])
-    return [cache[s] for s in slugs]
-
-
-def resolve_topics(slugs: list[str], cache: dict[str, Topic]) -> list[Topic]:
-    unknown = [s for s in slugs if s not in cache]
-    if unknown:
-        for topic in db.session.scalars(select(Topic).where(Topic.slug.in_(unknown))):
-            cache[topic.slug] = topic
-    still = [s for s in slugs if s not in cache]
-    if still:
-        raise InvalidBody("Unknown topics.", errors={"topics": [f"No topic '{s}'." for s in still]})
-    return [cache[s] for s in slugs]
-
-
-def apply_question(
-    question: Question, data: dict[str, Any], *, topics: list[Topic], tags: list[Tag]
-) -> bool:
-    """Copy `data` onto `question`; True when anything actually changed."""
-    changed = False
-    for name in QUESTION_FIELDS:
-        if name in data and getattr(question, name) != data[name]:
-            setattr(question, name, data[name])
-            changed = True
-    level = DIFFICULTIES.index(data.get("difficulty", "medium")) + 1
-    if question.difficulty != level:
-        question.difficulty = level
-        changed = True
-    if [t.slug for t in question.topics] != sorted(t.slug for t in topics):
-        question.topics = sorted(topics, key=lambda t: t.slug)
-        changed = True
-    if [t.slug for t in question.tags] != sorted(t.slug for t in tags):
-        question.tags = sorted(tags, key=lambda t: t.slug)
-        changed = True
-    if changed and question.id is not None:
-        # Links alone don't touch the row: stamping it bumps the version counter too.
-        question.updated_at = utcnow()
-    return changed
 
 
 def seed_bank(
@@ -143,18 +75,18 @@ def seed_bank(
     already in the bank and reported as a near-duplicate when it reads the same.
     """
     report = WriteReport()
-    with bank_write():
-        writer = BankWriter(
+    with all_or_nothing():
+        writer = Upserter(
             report, similar=SimilarPrompts.from_database() if flag_similar else None
         )
         writer.topics(bank["topics"])
         writer.questions(bank["questions"])
-        finish_write(dry_run)
+        commit_unless_dry_run(dry_run)
     return report
 
 
 @contextmanager
-def bank_write() -> Iterator[None]:
+def all_or_nothing() -> Iterator[None]:
     """One all-or-nothing write of the bank: any error rolls the whole of it back."""
     try:
         yield
@@ -162,10 +94,10 @@ def bank_write() -> Iterator[None]:
         db.session.rollback()
         raise
     finally:
-        db.session.autoflush = True  # BankWriter turns it off
+        db.session.autoflush = True  # Upserter turns it off
 
 
-def finish_write(dry_run: bool) -> None:
+def commit_unless_dry_run(dry_run: bool) -> None:
     if dry_run:
         db.session.flush()  # what the database would refuse, a dry run refuses too
         db.session.rollback()
@@ -173,7 +105,7 @@ def finish_write(dry_run: bool) -> None:
         db.session.commit()
 
 
-class BankWriter:
+class Upserter:
     """Upserts topics and then questions, matched by slug, into the session's transaction.
 
     `questions` may be called once with everything (seed_bank) or once per batch
@@ -186,7 +118,10 @@ class BankWriter:
         self.similar = similar
         self.topic_cache: dict[str, Topic] = {}
         self.tag_cache: dict[str, Tag] = {}
-        self.taken: set[str] | None = None  # slugs in use, read when a question has none
+        # Read when a question has no slug: the slugs in use, and which document
+        # positions the bank's questions came from (slug -> (document, position)).
+        self.slugs: SlugAllocator | None = None
+        self.sources: dict[tuple[str, int], str] = {}
         # One flush per batch: autoflushes mid-way would each bump a row's version.
         db.session.autoflush = False
 
@@ -207,12 +142,16 @@ class BankWriter:
             q.slug: q
             for q in db.session.scalars(select(Question).where(Question.slug.in_(explicit)))
         }
-        if self.taken is None and any(not d.get("slug") for d in items):
-            self.taken = set(db.session.scalars(select(Question.slug)))
-        if self.taken is not None:
-            self.taken |= explicit
+        if self.slugs is None and any(not d.get("slug") for d in items):
+            self.slugs = SlugAllocator.for_bank()
+            self.sources = self._sources_in_bank()
+        if self.slugs is not None:
+            self.slugs.take(explicit)
         for data in items:
-            slug = data.get("slug") or _free_slug(slugify(data["prompt"]), self.taken)
+            if (known := self._imported_before(data)) is not None:
+                self.report.add("unchanged", known)
+                continue
+            slug = data.get("slug") or self.slugs.for_prompt(data["prompt"])
             topics = resolve_topics(data["topics"], self.topic_cache)
             tags = resolve_tags(data["tags"], self.tag_cache)
             question = existing.get(slug)
@@ -229,21 +168,35 @@ class BankWriter:
             else:
                 self.report.add("unchanged", slug)
 
+    def _imported_before(self, data: dict[str, Any]) -> str | None:
+        """The slug of the question already imported from this item's source, if any.
+
+        An item without a slug that names a (document, position) the bank already holds
+        was imported before (a document imported twice): it is left as it is, not
+        created again under a new slug. Items with a slug are matched by that slug.
+        """
+        if data.get("slug"):
+            return None
+        for source in data.get("sources") or []:
+            known = self.sources.get((source["document"], source["position"]))
+            if known is not None:
+                return known
+        return None
+
+    @staticmethod
+    def _sources_in_bank() -> dict[tuple[str, int], str]:
+        found: dict[tuple[str, int], str] = {}
+        for slug, sources in db.session.execute(select(Question.slug, Question.sources)):
+            for source in sources or []:
+                found.setdefault((source["document"], source["position"]), slug)
+        return found
+
     def forget(self) -> None:
         """Write the batch and drop it from the session (the transaction stays open)."""
         db.session.flush()
         db.session.expunge_all()
         self.topic_cache = {t.slug: t for t in db.session.scalars(select(Topic))}
         self.tag_cache = {}
-
-
-def _free_slug(base: str, taken: set[str]) -> str:
-    """`base`, or `base-2`, `base-3`...: the first not in `taken`, which now holds it."""
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    taken.add(slug)
-    return slug
 
 
 class SimilarPrompts:
@@ -279,36 +232,3 @@ class SimilarPrompts:
         _text, score, index = found
         qid, slug, text = self.rows[index]
         return {"similar_to": {"id": qid, "slug": slug, "prompt": text}, "score": round(score, 1)}
-
-
-def import_text(*, text: str, document: str) -> WriteReport:
-    """Create a question for each parsed Q&A not already in the bank from that source."""
-    parsed = parse_qa_text(text)
-    report = WriteReport()
-    known: set[tuple[str, int]] = set()
-    for sources in db.session.scalars(select(Question.sources)):
-        known.update((s["document"], s["position"]) for s in sources)
-    taken = set(db.session.scalars(select(Question.slug)))
-    try:
-        for item in parsed:
-            if (document, item.position) in known:
-                report.add("unchanged", f"{document}#{item.position}")
-                continue
-            slug = _free_slug(slugify(item.prompt), taken)
-            question = Question(
-                slug=slug,
-                prompt=item.prompt,
-                answer=item.answer,
-                key_points=[],
-                alternate_prompts=[],
-                sources=[{"document": document, "position": item.position}],
-                difficulty=2,
-                type="open",
-            )
-            db.session.add(question)
-            report.add("created", slug)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return report

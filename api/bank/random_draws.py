@@ -1,0 +1,117 @@
+"""Random draws of questions matching filters, without ORDER BY RANDOM()."""
+
+from __future__ import annotations
+
+import random
+from array import array
+from collections.abc import Sequence
+from dataclasses import astuple, replace
+
+from flask import Flask, current_app
+from sqlalchemy import func, select, union
+
+from api.bank.models import Question
+from api.bank.reading import QuestionFilters, attach_slugs, filtered, lean, matching_ids
+from api.extensions import db
+from api.platform import bank_revision
+from api.platform.lru import ByteLRU
+
+EXACT_SAMPLE_LIMIT = 5000
+_rng = random.SystemRandom()
+ID_POOLS_KEY = "qbank.id_pools"
+
+
+def init_app(app: Flask) -> None:
+    """Per-worker pools of matching ids for random draws, when given a byte budget."""
+    pool_bytes = int(app.config.get("ID_POOL_MAX_BYTES") or 0)
+    if pool_bytes > 0:
+        app.extensions[ID_POOLS_KEY] = ByteLRU(pool_bytes, lambda ids: ids.itemsize * len(ids))
+
+
+def id_pools() -> ByteLRU | None:
+    """Matching ids per (bank version, filters), for random draws."""
+    return current_app.extensions.get(ID_POOLS_KEY)
+
+
+def random_questions(*, filters: QuestionFilters, count: int) -> list[Question]:
+    """`count` distinct random questions matching the filters, without ORDER BY RANDOM().
+
+    Each worker keeps the ids matching a set of filters, per bank version, in a compact
+    array (`id_pools`): a draw then reads one row for the version, samples
+    the array exactly and uniformly, and loads the questions drawn, whatever the size of
+    the bank. Building an array reads the matching ids once (an index scan, no rows).
+    With the pools off, draws sample through the index instead (`_sample_in_database`).
+    """
+    pools = id_pools()
+    version = bank_revision.current() if pools is not None else None
+    if version is None:
+        chosen = _sample_in_database(filters, count)
+    else:
+        # `exclude` varies from call to call (quizzes): applied to the draw, not the pool.
+        pooled = replace(filters, exclude=[])
+        key = (version, *(tuple(v) if isinstance(v, list) else v for v in astuple(pooled)))
+        ids = pools.get(key)
+        if ids is None:
+            ids = array("i", db.session.scalars(matching_ids(pooled)))
+            pools.put(key, ids)
+        chosen = _sample_excluding(ids, count, set(filters.exclude))
+    if not chosen:
+        return []
+    found = {
+        q.id: q for q in db.session.scalars(lean(select(Question).where(Question.id.in_(chosen))))
+    }
+    return attach_slugs([found[i] for i in chosen if i in found])
+
+
+def _sample_excluding(ids: Sequence[int], count: int, excluded: set[int]) -> list[int]:
+    """A uniform draw of `count` ids not in `excluded`.
+
+    The first `count` non-excluded ids of a uniformly random arrangement are a uniform
+    draw; a sample `len(excluded)` longer always holds that many (or all there are).
+    """
+    drawn = _rng.sample(ids, min(len(ids), count + len(excluded)))
+    return [i for i in drawn if i not in excluded][:count]
+
+
+def _sample_in_database(filters: QuestionFilters, count: int) -> list[int]:
+    """Small match sets are sampled exactly from their ids; large ones by random points in
+    the id range, each resolved to the next matching id through the primary-key index, so
+    the cost grows with `count`, not with the table."""
+    ids_stmt, _ = filtered(filters, [Question.id])
+    cap = max(count, EXACT_SAMPLE_LIMIT)
+    # One statement, three independent scalar subqueries, so that each can use an index:
+    # min and max stop at the first entry of the id-ordered index, and the count stops
+    # at cap + 1 rows -- enough to choose the method, without counting a whole table.
+    low, high, total = db.session.execute(
+        select(
+            filtered(filters, [func.min(Question.id)])[0].scalar_subquery(),
+            filtered(filters, [func.max(Question.id)])[0].scalar_subquery(),
+            select(func.count()).select_from(ids_stmt.limit(cap + 1).subquery()).scalar_subquery(),
+        )
+    ).one()
+    if not total:
+        return []
+    if total <= cap:
+        all_ids = list(db.session.scalars(ids_stmt))
+        return _rng.sample(all_ids, min(count, len(all_ids)))
+    return _sample_by_id_range(filters, low, high, count)
+
+
+def _sample_by_id_range(filters: QuestionFilters, low: int, high: int, count: int) -> list[int]:
+    chosen: list[int] = []
+    seen: set[int] = set()
+    for _round in range(4):
+        wanted = count - len(chosen)
+        if wanted <= 0:
+            break
+        points = [_rng.randint(low, high) for _ in range(wanted * 2 + 4)]
+        probes = []
+        for point in points:
+            stmt, _ = filtered(filters, [func.min(Question.id).label("id")])
+            probes.append(stmt.where(Question.id >= point))
+        for (question_id,) in db.session.execute(union(*probes)):
+            if question_id is not None and question_id not in seen:
+                seen.add(question_id)
+                chosen.append(question_id)
+    _rng.shuffle(chosen)
+    return chosen[:count]
