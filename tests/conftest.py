@@ -20,9 +20,8 @@ from api.extensions import db
 from tests.servers import postgres_server
 
 BACKENDS = [b for b in os.environ.get("QBANK_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
-SEED_DOCS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
-if not SEED_DOCS.is_dir():
-    SEED_DOCS = Path(__file__).resolve().parents[1] / "seeds" / "raw"
+# The two raw documents the first bank was built from, kept in the repository.
+SEED_DOCS = Path(__file__).resolve().parents[1] / "seeds" / "raw"
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 
 from api.bank.transfer.textparse import ParsedQuestion, ParseError, parse_qa_text
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+SEEDS = Path(__file__).resolve().parents[1] / "seeds" / "raw"
 NUMBERED_DOC = SEEDS / "000_becfa4df0abd7808.txt"
 PARAGRAPH_DOC = SEEDS / "003_ae11068e3ef71790.txt"
 
