@@ -22,14 +22,36 @@ def register(app: Flask) -> None:
         show_default=True,
         help="Curated bank file (YAML).",
     )
-    def seed(path: Path) -> None:
-        """Load the curated question bank; safe to run again (nothing doubles)."""
-        from api.bank.transfer.writing import read_bank_file, seed_bank
+    @click.option(
+        "--reset",
+        "reset",
+        multiple=True,
+        metavar="SLUG",
+        help="Force this item's seed content back (a question or topic slug; '*' for all), "
+        "overwriting an editor's changes or recreating it if deleted. Repeatable.",
+    )
+    @click.option("--dry-run", is_flag=True, help="Report what would happen, change nothing.")
+    def seed(path: Path, reset: tuple[str, ...], dry_run: bool) -> None:
+        """Load the curated question bank; safe to run again: editors' work is kept.
 
-        report = seed_bank(bank=read_bank_file(path))
+        New seed items are created, rows seeding wrote and nobody touched since follow the
+        file, and what an editor changed or deleted is left as it is (reported as
+        `kept (edited)` and `kept deleted`). Only --reset forces seed content back, and it
+        first lists what it will overwrite.
+        """
+        from api.bank.transfer.seeding import reset_plan, seed_bank
+        from api.bank.transfer.writing import read_bank_file
+
+        bank = read_bank_file(path)
+        if reset:
+            plan = reset_plan(bank=bank, reset=reset)
+            click.echo(f"--reset will {'; '.join(plan)}" if plan else "--reset: nothing to undo")
+        report = seed_bank(bank=bank, reset=reset, dry_run=dry_run)
+        verb = "would seed" if dry_run else "seeded"
         click.echo(
-            f"seeded {path.name}: " + ", ".join(f"{k} {v}" for k, v in report.as_dict().items())
+            f"{verb} {path.name}: " + ", ".join(f"{k} {v}" for k, v in report.as_dict().items())
         )
+        click.echo("topics: " + ", ".join(f"{k} {v}" for k, v in report.topic_counts.items()))
 
     @app.cli.command("import-text")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))

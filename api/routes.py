@@ -2,6 +2,7 @@
 
 from api.accounts.resources import Login, Logout, Me, Refresh, Register, UserItem, UserList
 from api.bank.resources import (
+    DeletionList,
     QuestionItem,
     QuestionList,
     QuestionRandom,
@@ -36,6 +37,7 @@ def register_routes(api) -> None:
     api.add_resource(QuestionImport, f"{V1}/questions/import")
     api.add_resource(QuestionExport, f"{V1}/questions/export")
     api.add_resource(QuestionItem, f"{V1}/questions/<int:question_id>")
+    api.add_resource(DeletionList, f"{V1}/deletions")
     api.add_resource(Register, f"{V1}/auth/register")
     api.add_resource(Login, f"{V1}/auth/login")
     api.add_resource(Refresh, f"{V1}/auth/refresh")

@@ -13,7 +13,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from api import create_app, schema
-from api.bank.transfer.writing import read_bank_file, seed_bank
+from api.bank.transfer.seeding import seed_bank
+from api.bank.transfer.writing import read_bank_file
 from api.cli import DEFAULT_BANK
 from api.config import TestConfig
 from api.extensions import db

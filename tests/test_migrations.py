@@ -11,7 +11,8 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from api import create_app
-from api.bank.transfer.writing import read_bank_file, seed_bank
+from api.bank.transfer.seeding import seed_bank
+from api.bank.transfer.writing import read_bank_file
 from api.cli import DEFAULT_BANK
 from api.config import TestConfig
 from api.extensions import db
@@ -131,8 +132,10 @@ def _canonical_create_table(sql: str) -> str:
     Alembic's op.create_table lists a table's constraints in the order the revision names
     them and the models in theirs, and a revision's server_default=sa.text('(X)') keeps
     parentheses a model's X has none of: neither changes the table. Columns keep their order.
+    A table a revision rebuilt and renamed has its name quoted (`CREATE TABLE "questions"`).
     """
     head, _, rest = sql.partition("(")
+    head = re.sub(r'^CREATE TABLE "(\w+)"', r"CREATE TABLE \1", head.strip())
     clauses = _top_level_clauses(rest.rstrip()[:-1])
     columns = [
         re.sub(r"\bDEFAULT \((\w+)\)", r"DEFAULT \1", clause)

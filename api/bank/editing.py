@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from api.bank.models import DIFFICULTIES, Question, QuestionTopic, Tag, Topic
+from api.bank.models import DIFFICULTIES, Question, QuestionTopic, Tag, Tombstone, Topic
 from api.bank.slugs import SlugAllocator, slugify
 from api.extensions import db
 from api.platform.db_types import utcnow
@@ -154,8 +154,28 @@ def update_question(*, question: Question, data: dict[str, Any]) -> Question:
 
 
 def delete_question(*, question: Question) -> None:
+    """The row goes, a tombstone stays (sync clients and seeding learn of the deletion)."""
+    db.session.add(Tombstone(kind="question", row_id=question.id, slug=question.slug))
     db.session.delete(question)
     _commit("The question could not be deleted.")
+
+
+def deletions(
+    *, since, kind: str | None, page: int, per_page: int
+) -> tuple[list[Tombstone], int]:
+    """Tombstones of deletions at or after `since`, oldest first (a sync feed)."""
+    stmt = select(Tombstone)
+    if since is not None:
+        stmt = stmt.where(Tombstone.deleted_at >= since)
+    if kind is not None:
+        stmt = stmt.where(Tombstone.kind == kind)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db.session.scalars(
+        stmt.order_by(Tombstone.deleted_at, Tombstone.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return list(rows), int(total or 0)
 
 
 def get_topic_row(slug: str) -> Topic:
@@ -199,5 +219,6 @@ def delete_topic(*, topic: Topic) -> None:
             f"The topic '{topic.slug}' still has {count} questions; move them first.",
             question_count=count,
         )
+    db.session.add(Tombstone(kind="topic", row_id=topic.id, slug=topic.slug))
     db.session.delete(topic)
     _commit("The topic could not be deleted.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -13,12 +14,13 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.extensions import db
-from api.platform.db_types import Timestamped
+from api.platform.db_types import Timestamped, UTCDateTime, utcnow
 
 DIFFICULTIES = ("easy", "medium", "hard")
 QUESTION_TYPES = ("open", "multiple_choice", "true_false")
@@ -63,6 +65,9 @@ class Topic(Timestamped, db.Model):
     )
 
     __mapper_args__ = {"version_id_col": version}
+    # Ids are never reused (SQLite's AUTOINCREMENT; PostgreSQL's sequences never go back):
+    # a deleted topic's id, in a tombstone or a client's copy, names nothing else later.
+    __table_args__ = {"sqlite_autoincrement": True}
 
 
 class Tag(db.Model):
@@ -111,6 +116,7 @@ class Question(Timestamped, db.Model):
         Index("ix_questions_created_at_id", "created_at", "id"),
         Index("ix_questions_difficulty_id", "difficulty", "id"),
         Index("ix_questions_type_id", "type", "id"),
+        {"sqlite_autoincrement": True},  # ids are never reused (see Topic)
     )
 
     @property
@@ -150,3 +156,52 @@ def register_model_events() -> None:
     for name in ("before_insert", "before_update"):
         if not event.contains(Question, name, _refresh_search_text):
             event.listen(Question, name, _refresh_search_text)
+
+
+class Tombstone(db.Model):
+    """A deleted question or topic, kept so that sync clients and seeding learn of it.
+
+    The row itself is gone (its slug is free again for an editor to reuse); what remains
+    is which row it was and when it went. `GET /api/v1/deletions` lists them.
+    """
+
+    __tablename__ = "tombstones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    row_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    slug: Mapped[str] = mapped_column(String(120), nullable=False)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('question', 'topic')", name="kind_allowed"),
+        Index("ix_tombstones_deleted_at_id", "deleted_at", "id"),
+        Index("ix_tombstones_kind_row_id", "kind", "row_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class SeedRecord(db.Model):
+    """What seeding last did with one item of the seed file (a question or topic slug).
+
+    `row_id` is the row the item created or adopted; `row_version` that row's version
+    right after seeding wrote it (NULL: a row seeding found already edited and never
+    owned); `content_hash` the seed content last applied. A later seed run updates a row
+    only while its version is still `row_version` (no editor touched it since), and
+    never recreates a row that is gone.
+    """
+
+    __tablename__ = "seed_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    seed_key: Mapped[str] = mapped_column(String(120), nullable=False)
+    row_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    row_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('question', 'topic')", name="kind_allowed"),
+        UniqueConstraint("kind", "seed_key", name="uq_seed_records_kind_seed_key"),
+    )

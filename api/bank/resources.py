@@ -23,6 +23,8 @@ from api.bank.payloads import (
 )
 from api.bank.reading import QuestionFilters
 from api.bank.schemas import (
+    deletion_list_args,
+    deletions_schema,
     question_item_args,
     question_list_args,
     question_schema,
@@ -205,3 +207,15 @@ class TagList(Resource):
         )
         data = tags_schema.dump([{"slug": t.slug, "question_count": n} for t, n in rows])
         return paged(data, page=args["page"], per_page=args["per_page"], total=total)
+
+
+class DeletionList(Resource):
+    def get(self):
+        """Questions and topics deleted since a moment, oldest first (for offline sync)."""
+        args = parse_args(deletion_list_args)
+        rows, total = editorial.deletions(
+            since=args["since"], kind=args["kind"], page=args["page"], per_page=args["per_page"]
+        )
+        return paged(
+            deletions_schema.dump(rows), page=args["page"], per_page=args["per_page"], total=total
+        )

@@ -158,3 +158,19 @@ topics_schema = TopicSchema(many=True, exclude=("questions_by_difficulty",))
 tags_schema = TagSchema(many=True)
 topic_list_args = PageArgs()
 tag_list_args = TagListArgs()
+
+
+class DeletionListArgs(PageArgs):
+    since = QueryDateTime(load_default=None)
+    kind = fields.String(load_default=None, validate=validate.OneOf(("question", "topic")))
+
+
+class DeletionSchema(Schema):
+    kind = fields.String()
+    id = fields.Integer(attribute="row_id")
+    slug = fields.String()
+    deleted_at = UTCDateTime()
+
+
+deletion_list_args = DeletionListArgs()
+deletions_schema = DeletionSchema(many=True)

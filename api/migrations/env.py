@@ -98,13 +98,30 @@ def run_migrations_online():
             target_metadata=get_metadata(),
             **conf_args
         )
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite cannot alter a table's key: a revision rebuilds the table (create,
+            # copy, drop, rename). With foreign keys enforced, dropping the old table would
+            # delete, and cascade to, every row that references it. SQLite's documented
+            # procedure: enforcement off outside the transaction, a foreign_key_check
+            # before committing, enforcement back on.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
 
-        with context.begin_transaction():
-            if connection.dialect.name == "postgresql":
-                # Replicas starting together migrate one at a time: the lock is held until
-                # this transaction ends, and the next one then finds nothing left to do.
-                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7270301)")
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # Replicas starting together migrate one at a time: the lock is held
+                    # until this transaction ends, and the next one then finds nothing
+                    # left to do.
+                    connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7270301)")
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration broke foreign keys: {broken[:10]}")
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

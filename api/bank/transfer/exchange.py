@@ -23,7 +23,7 @@ from api.bank.transfer.writing import (
     WriteReport,
     all_or_nothing,
     commit_unless_dry_run,
-    seed_bank,
+    upsert_bank,
 )
 from api.extensions import db
 from api.platform.errors import Conflict, InvalidBody
@@ -52,8 +52,8 @@ def import_bank(*, bank: dict[str, Any], dry_run: bool) -> WriteReport:
     A conflict is a concurrent write that took a slug first: a 409, to retry.
     """
     try:
-        return seed_bank(bank=bank, dry_run=dry_run, flag_similar=True)
-    except IntegrityError as exc:  # seed_bank has rolled back
+        return upsert_bank(bank=bank, dry_run=dry_run, flag_similar=True)
+    except IntegrityError as exc:  # upsert_bank has rolled back
         raise Conflict(
             "Nothing was imported: another write took one of these slugs first; retry."
         ) from exc

@@ -61,7 +61,7 @@ def read_bank_file(path: Path) -> dict[str, Any]:
         ) from exc
 
 
-def seed_bank(
+def upsert_bank(
     *, bank: dict[str, Any], dry_run: bool = False, flag_similar: bool = False
 ) -> WriteReport:
     """Upsert the bank's topics and questions (matched by slug) in one transaction.
@@ -108,7 +108,7 @@ def commit_unless_dry_run(dry_run: bool) -> None:
 class Upserter:
     """Upserts topics and then questions, matched by slug, into the session's transaction.
 
-    `questions` may be called once with everything (seed_bank) or once per batch
+    `questions` may be called once with everything (upsert_bank) or once per batch
     (stream_bank_file); between batches `forget` flushes and empties the session, so
     memory holds one batch of rows, not the whole bank.
     """
