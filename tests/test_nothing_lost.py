@@ -214,3 +214,24 @@ def test_migration_keeps_rows_and_links_and_stops_id_reuse(tmp_path):
         assert db.session.scalar(select(func.count()).select_from(SeedRecord)) == 52 + 12
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_twin_of_an_existing_prompt_is_a_409_unless_allowed(bank):
+    app, editor = bank
+    client = app.test_client()
+    first = SEED["questions"][0]
+    twin = {"prompt": first["prompt"].lower().rstrip("?") + " ?", "answer": "Again."}
+    refused = client.post(Q, json=twin, headers=editor)
+    assert refused.status_code == 409
+    problem = refused.get_json()
+    assert refused.mimetype == "application/problem+json"
+    assert first["slug"] in problem["detail"] and first["slug"] in problem["errors"]["prompt"][0]
+    assert client.get(Q).get_json()["meta"]["total"] == 52  # nothing was created
+    allowed = client.post(Q, json=twin, headers=editor, query_string={"allow_duplicate": "true"})
+    assert allowed.status_code == 201, allowed.get_json()
+    again = client.post(Q, json={"prompt": "What is a unique new question?", "answer": "A."},
+                        headers=editor)
+    assert again.status_code == 201
+    repeat = client.post(Q, json={"prompt": "What is a unique new question?", "answer": "A."},
+                         headers=editor)
+    assert repeat.status_code == 409  # running the same script twice makes no twin

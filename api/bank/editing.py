@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.bank.models import DIFFICULTIES, Question, QuestionTopic, Tag, Tombstone, Topic
+from api.bank.similarity import SimilarPrompts
 from api.bank.slugs import SlugAllocator, slugify
 from api.extensions import db
 from api.platform.db_types import utcnow
@@ -91,8 +92,13 @@ def _commit(conflict: str) -> None:
         raise
 
 
-def create_question(*, data: dict[str, Any]) -> Question:
-    """A new question; an explicit slug already taken is a 409, a derived one gets a suffix."""
+def create_question(*, data: dict[str, Any], allow_duplicate: bool = False) -> Question:
+    """A new question; an explicit slug already taken is a 409, a derived one gets a suffix.
+
+    A prompt that reads like one already in the bank (the import's near-duplicate rule)
+    is a 409 naming that question, unless `allow_duplicate`: re-running a script that
+    creates questions makes no silent twins.
+    """
     if data.get("slug"):
         if db.session.scalar(select(Question.id).where(Question.slug == data["slug"])):
             raise Conflict(f"The slug '{data['slug']}' is taken.", errors={"slug": ["Taken."]})
@@ -102,6 +108,20 @@ def create_question(*, data: dict[str, Any]) -> Question:
         slug = SlugAllocator.for_base(base).allocate(base)
     try:
         topics = resolve_topics(data.get("topics", []), {})
+        if not allow_duplicate:
+            match = SimilarPrompts.from_database().best(data["prompt"])
+            if match is not None:
+                twin = match["similar_to"]
+                raise Conflict(
+                    f"Question {twin['id']} ('{twin['slug']}') already reads the same; send "
+                    "allow_duplicate=true to create this one anyway.",
+                    errors={
+                        "prompt": [
+                            f"Reads like question {twin['id']} ('{twin['slug']}'), score "
+                            f"{match['score']}."
+                        ]
+                    },
+                )
         tags = resolve_tags(data.get("tags", []), {})
         question = Question(slug=slug)
         apply_question(question, data, topics=topics, tags=tags)

@@ -25,6 +25,7 @@ from api.bank.reading import QuestionFilters
 from api.bank.schemas import (
     deletion_list_args,
     deletions_schema,
+    question_create_args,
     question_item_args,
     question_list_args,
     question_schema,
@@ -87,8 +88,10 @@ class QuestionList(Resource):
     @role_required("editor")
     def post(self):
         """Create a question (editors)."""
+        args = parse_args(question_create_args)
         data = parse_body(question_in_schema)
-        return _written_question(editorial.create_question(data=data), 201)
+        question = editorial.create_question(data=data, allow_duplicate=args["allow_duplicate"])
+        return _written_question(question, 201)
 
 
 class QuestionRandom(Resource):

@@ -172,5 +172,10 @@ class DeletionSchema(Schema):
     deleted_at = UTCDateTime()
 
 
+class QuestionCreateArgs(Schema):
+    allow_duplicate = fields.Boolean(load_default=False)
+
+
 deletion_list_args = DeletionListArgs()
+question_create_args = QuestionCreateArgs()
 deletions_schema = DeletionSchema(many=True)
