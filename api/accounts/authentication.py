@@ -156,15 +156,15 @@ def _load_user(_header: dict, data: dict) -> User | None:
         user = db.session.get(User, user_id)
     if user is None:
         return None
+    if not user.active:
+        g.qbank_user_refused = "The token's account is deactivated."
+        return None
     key = data.get(ACCOUNT_CLAIM)
     if not isinstance(key, str) or not hmac.compare_digest(key, user.token_key):
         g.qbank_user_refused = (
             "The token was issued to an account that no longer exists or whose sessions "
             "were ended; log in again."
         )
-        return None
-    if not user.active:
-        g.qbank_user_refused = "The token's account is deactivated."
         return None
     return user
 

@@ -81,18 +81,18 @@ class Register(Resource):
 
 
 class Login(Resource):
-    @limiter.limit(
+    @limiter.shared_limit(
         ratelimit.login_failures_per_address,
-        key_func=ratelimit.client_address,
         scope="login-address",
+        key_func=ratelimit.client_address,
         deduct_when=ratelimit.failed,
         override_defaults=False,
         error_message="Too many failed logins from this address; retry after Retry-After seconds.",
     )
-    @limiter.limit(
+    @limiter.shared_limit(
         ratelimit.login_failures_per_account,
-        key_func=account_key,
         scope="login-account",
+        key_func=account_key,
         deduct_when=ratelimit.failed,
         override_defaults=False,
         error_message="Too many failed logins for this account; retry after Retry-After seconds.",
@@ -135,18 +135,18 @@ class Me(Resource):
         return user_schema.dump(service.update_profile(user=current_user(), changes=changes))
 
     @jwt_required()
-    @limiter.limit(
+    @limiter.shared_limit(
         ratelimit.login_failures_per_address,
-        key_func=ratelimit.client_address,
         scope="login-address",
+        key_func=ratelimit.client_address,
         deduct_when=ratelimit.password_refused,
         override_defaults=False,
         error_message="Too many failed logins from this address; retry after Retry-After seconds.",
     )
-    @limiter.limit(
+    @limiter.shared_limit(
         ratelimit.login_failures_per_account,
-        key_func=own_account_key,
         scope="login-account",
+        key_func=own_account_key,
         deduct_when=ratelimit.password_refused,
         override_defaults=False,
         error_message="Too many failed logins for this account; retry after Retry-After seconds.",
