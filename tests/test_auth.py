@@ -23,7 +23,16 @@ from tests.servers import redis_server
 
 PROBLEM = "application/problem+json"
 SECRET = TestConfig().JWT_SECRET_KEY
-USER_FIELDS = {"id", "email", "role", "display_name", "timezone", "created_at", "updated_at"}
+USER_FIELDS = {
+    "id",
+    "email",
+    "role",
+    "display_name",
+    "timezone",
+    "active",
+    "created_at",
+    "updated_at",
+}
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ PUBLIC_WRITES = {
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/api/v1/auth/logout"),
     ("PATCH", "/api/v1/me"),
+    ("DELETE", "/api/v1/me"),
 }
 # What any signed-in learner may do: practise.
 LEARNER_WRITES = {

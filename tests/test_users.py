@@ -12,7 +12,16 @@ from api.extensions import db
 from tests.conftest import DEFAULT_PASSWORD, build_app, login_headers, make_user
 
 PROBLEM = "application/problem+json"
-USER_FIELDS = {"id", "email", "role", "display_name", "timezone", "created_at", "updated_at"}
+USER_FIELDS = {
+    "id",
+    "email",
+    "role",
+    "display_name",
+    "timezone",
+    "active",
+    "created_at",
+    "updated_at",
+}
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,14 @@ JWT manager: importing this module registers nothing.
 
 from __future__ import annotations
 
+import hmac
+
 from flask import Flask, Response, g
 from flask_jwt_extended import get_current_user, get_jwt
 
 from api.accounts import sessions
 from api.accounts.models import User
+from api.accounts.users import ACCOUNT_CLAIM
 from api.extensions import db, jwt
 from api.platform.errors import problem_response
 
@@ -97,7 +100,8 @@ def _revoked(_header: dict, _data: dict) -> Response:
 
 
 def _unknown_user(_header: dict, _data: dict) -> Response:
-    return _invalid("The token's account no longer exists.")
+    """The token's account is gone, is another one now, or is deactivated (see _load_user)."""
+    return _invalid(g.pop("qbank_user_refused", None) or "The token's account no longer exists.")
 
 
 def _claims_failed(_header: dict, _data: dict) -> Response:
@@ -109,8 +113,8 @@ def _needs_fresh(_header: dict, _data: dict) -> Response:
 
 
 def _has_our_claims(_header: dict, data: dict) -> bool:
-    """Only tokens this API issued carry a session id."""
-    return isinstance(data.get("sid"), str) and bool(data["sid"])
+    """Only tokens this API issued carry a session id and their account's key."""
+    return all(isinstance(data.get(name), str) and data[name] for name in ("sid", ACCOUNT_CLAIM))
 
 
 def _user_id(data: dict) -> int | None:
@@ -138,14 +142,31 @@ def _is_revoked(_header: dict, data: dict) -> bool:
 
 
 def _load_user(_header: dict, data: dict) -> User | None:
+    """The token's account, if it is still the one the token was issued to and active.
+
+    The id alone is not enough: the token's `acct` claim must equal the row's token key,
+    so a token can never authenticate another account, whatever happened to the ids.
+    """
     user_id = _user_id(data)
     if user_id is None:
         return None
     # Taken, not read: a user read along with another token's check is never reused.
     user = g.pop("qbank_session_user", None)
-    if user is not None and user.id == user_id:
-        return user
-    return db.session.get(User, user_id)
+    if user is None or user.id != user_id:
+        user = db.session.get(User, user_id)
+    if user is None:
+        return None
+    if not user.active:
+        g.qbank_user_refused = "The token's account is deactivated."
+        return None
+    key = data.get(ACCOUNT_CLAIM)
+    if not isinstance(key, str) or not hmac.compare_digest(key, user.token_key):
+        g.qbank_user_refused = (
+            "The token was issued to an account that no longer exists or whose sessions "
+            "were ended; log in again."
+        )
+        return None
+    return user
 
 
 def current_user() -> User:

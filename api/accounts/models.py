@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 from datetime import datetime
 from functools import lru_cache
@@ -25,6 +26,16 @@ TIMEZONE_MAX = 64
 _TZ_KEY = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
 
 
+def new_token_key() -> str:
+    """A per-account random key that every token of the account carries (claim `acct`).
+
+    128 random bits, made once per account (and again when an admin deactivates it): a
+    token names its account by id *and* key, so it can only ever authenticate the
+    account it was issued to, even if an id were given out twice.
+    """
+    return secrets.token_hex(16)
+
+
 def normalise_email(value: str) -> str:
     """One spelling per address, so uniqueness holds: stripped, NFKC, lowercase."""
     return unicodedata.normalize("NFKC", value.strip()).lower()
@@ -43,6 +54,8 @@ def is_timezone(name: str) -> bool:
 
 
 class User(Timestamped, db.Model):
+    """An account. Ids are never reused (SQLite: AUTOINCREMENT; PostgreSQL: a sequence)."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -57,11 +70,20 @@ class User(Timestamped, db.Model):
     timezone: Mapped[str] = mapped_column(
         String(TIMEZONE_MAX), nullable=False, default="UTC", server_default="UTC"
     )
+    token_key: Mapped[str] = mapped_column(String(32), nullable=False, default=new_token_key)
+    # Set by an admin: the account can neither log in nor use its tokens until reactivated.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         CheckConstraint("role IN ('learner', 'editor', 'admin')", name="role_allowed"),
         Index("ix_users_role_id", "role", "id"),
+        # Without it SQLite hands the id of the newest deleted row to the next insert.
+        {"sqlite_autoincrement": True},
     )
+
+    @property
+    def active(self) -> bool:
+        return self.deactivated_at is None
 
     @validates("email")
     def _normalise_email(self, _key: str, value: str) -> str:

@@ -15,14 +15,15 @@ from api.accounts.models import normalise_email
 from api.accounts.roles import role_required
 from api.accounts.schemas import (
     access_schema,
+    account_deletion_schema,
     login_schema,
     me_args,
     profile_update_schema,
     register_schema,
-    role_update_schema,
     session_schema,
     user_list_args,
     user_schema,
+    user_update_schema,
     users_schema,
 )
 from api.extensions import limiter
@@ -34,16 +35,30 @@ from api.platform.responses import paged
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+def _account_digest(email: str) -> str:
+    # surrogatepass: a key function must never raise, whatever JSON escapes the body holds.
+    normalised = normalise_email(email).encode("utf-8", "surrogatepass")
+    return f"account:{hashlib.sha256(normalised).hexdigest()[:32]}"
+
+
 def account_key() -> str:
     """The login's account, hashed: email addresses are not written to the counter store."""
     body = request.get_json(silent=True)
     email = body.get("email") if isinstance(body, dict) else None
     if not isinstance(email, str):
         return "account:none"
-    # surrogatepass: a key function must never raise, whatever JSON escapes the body holds.
-    normalised = normalise_email(email).encode("utf-8", "surrogatepass")
-    digest = hashlib.sha256(normalised).hexdigest()[:32]
-    return f"account:{digest}"
+    return _account_digest(email)
+
+
+def own_account_key() -> str:
+    """The signed-in account, keyed as its logins are: password guesses share one budget."""
+    return _account_digest(current_user().email)
+
+
+def no_content() -> Response:
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response
 
 
 class Register(Resource):
@@ -66,18 +81,18 @@ class Register(Resource):
 
 
 class Login(Resource):
-    @limiter.limit(
+    @limiter.shared_limit(
         ratelimit.login_failures_per_address,
-        key_func=ratelimit.client_address,
         scope="login-address",
+        key_func=ratelimit.client_address,
         deduct_when=ratelimit.failed,
         override_defaults=False,
         error_message="Too many failed logins from this address; retry after Retry-After seconds.",
     )
-    @limiter.limit(
+    @limiter.shared_limit(
         ratelimit.login_failures_per_account,
-        key_func=account_key,
         scope="login-account",
+        key_func=account_key,
         deduct_when=ratelimit.failed,
         override_defaults=False,
         error_message="Too many failed logins for this account; retry after Retry-After seconds.",
@@ -103,9 +118,7 @@ class Logout(Resource):
     def post(self):
         """End the session: its access and refresh tokens are refused from now on."""
         service.close_session(user=current_user(), sid=current_sid())
-        response = Response(status=204)
-        del response.headers["Content-Type"]
-        return response
+        return no_content()
 
 
 class Me(Resource):
@@ -120,6 +133,29 @@ class Me(Resource):
         """Change the display name, time zone or (with the current one) the password."""
         changes = parse_body(profile_update_schema)
         return user_schema.dump(service.update_profile(user=current_user(), changes=changes))
+
+    @jwt_required()
+    @limiter.shared_limit(
+        ratelimit.login_failures_per_address,
+        scope="login-address",
+        key_func=ratelimit.client_address,
+        deduct_when=ratelimit.password_refused,
+        override_defaults=False,
+        error_message="Too many failed logins from this address; retry after Retry-After seconds.",
+    )
+    @limiter.shared_limit(
+        ratelimit.login_failures_per_account,
+        scope="login-account",
+        key_func=own_account_key,
+        deduct_when=ratelimit.password_refused,
+        override_defaults=False,
+        error_message="Too many failed logins for this account; retry after Retry-After seconds.",
+    )
+    def delete(self):
+        """Delete the own account and everything it practised (needs the current password)."""
+        data = parse_body(account_deletion_schema)
+        service.delete_own_account(user=current_user(), current_password=data["current_password"])
+        return no_content()
 
 
 class UserList(Resource):
@@ -138,6 +174,13 @@ class UserList(Resource):
 class UserItem(Resource):
     @role_required("admin")
     def patch(self, user_id: int):
-        """Change an account's role (admins only); never the last admin's."""
-        data = parse_body(role_update_schema)
-        return user_schema.dump(service.set_role(user_id=user_id, role=data["role"]))
+        """Change an account's role or deactivate/reactivate it (admins only)."""
+        changes = parse_body(user_update_schema)
+        user = service.update_user(actor=current_user(), user_id=user_id, changes=changes)
+        return user_schema.dump(user)
+
+    @role_required("admin")
+    def delete(self, user_id: int):
+        """Delete an account and everything it practised (admins only; not their own)."""
+        service.delete_user(actor=current_user(), user_id=user_id)
+        return no_content()

@@ -67,8 +67,30 @@ class ProfileUpdateSchema(Schema):
             raise ValidationError("Give the new password too.", "password")
 
 
-class RoleUpdateSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+class StrictBoolean(fields.Boolean):
+    """JSON `true` or `false` only: not 1, "yes" or "true" (the contract says boolean)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class UserUpdateSchema(Schema):
+    """What an admin may change: the role, whether the account is active, or both."""
+
+    role = fields.String(validate=validate.OneOf(ROLES))
+    active = StrictBoolean()
+
+    @validates_schema
+    def _something(self, data: dict, **kwargs) -> None:
+        if not data:
+            message = "Give `role`, `active` or both."
+            raise ValidationError({"role": [message], "active": [message]})
+
+
+class AccountDeletionSchema(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 
 class MeArgs(Schema):
@@ -85,6 +107,7 @@ class UserSchema(Schema):
     role = fields.String()
     display_name = fields.String()
     timezone = fields.String()
+    active = fields.Boolean()
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 
@@ -100,7 +123,8 @@ class TokenSchema(Schema):
 register_schema = RegisterSchema()
 login_schema = LoginSchema()
 profile_update_schema = ProfileUpdateSchema()
-role_update_schema = RoleUpdateSchema()
+user_update_schema = UserUpdateSchema()
+account_deletion_schema = AccountDeletionSchema()
 me_args = MeArgs()
 user_list_args = UserListArgs()
 user_schema = UserSchema()

@@ -1,9 +1,17 @@
-"""Accounts: registration, credentials, sessions (tokens), profiles and roles.
+"""Accounts: registration, credentials, sessions (tokens), profiles, roles and deletion.
 
 Passwords are hashed with argon2id (argon2-cffi). A hash whose parameters differ from the
 configured ones is replaced at the next successful login, the only moment the plain
 password is at hand. Hashes never leave this module's callers: no schema dumps them and
 the model's repr leaves them out.
+
+Identities are never reused: ids come from AUTOINCREMENT (SQLite) or a sequence
+(PostgreSQL), and every token also carries its account's random `token_key` (claim
+`acct`), which api/accounts/authentication.py compares with the row. A deleted account's
+tokens therefore name a row that is gone for good, and even a row that bore its id would
+hold another key. That binding, not the revocation list, is what keeps a deleted
+account's tokens (logged out or not) out: its `revoked_sessions` rows may cascade away
+with it. Deactivation draws a new key, which ends every session of the account at once.
 """
 
 from __future__ import annotations
@@ -17,17 +25,33 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.accounts import sessions as revocation
-from api.accounts.models import User, normalise_email
+from api.accounts.models import User, new_token_key, normalise_email
 from api.extensions import db
 from api.platform.db_types import utcnow
-from api.platform.errors import Conflict, InvalidBody, NotFound, Unauthorized
+from api.platform.errors import Conflict, Forbidden, InvalidBody, NotFound, Unauthorized
 
 BAD_CREDENTIALS = "The email or password is incorrect."
 CHALLENGE = 'Bearer realm="qbank"'
+# The claim carrying the account's token_key.
+ACCOUNT_CLAIM = "acct"
+
+
+class AccountDeactivated(Forbidden):
+    """Right credentials, but an admin deactivated the account (only its owner learns it)."""
+
+    slug = "account-deactivated"
+    title = "Account deactivated"
+
+
+class PasswordIncorrect(Forbidden):
+    """A signed-in user confirming an action with a password that is not theirs."""
+
+    slug = "password-incorrect"
+    title = "Password incorrect"
 
 
 @lru_cache(maxsize=8)
@@ -97,6 +121,10 @@ def authenticate(*, email: str, password: str) -> User:
         raise _credentials_error()
     if not _verify(user.password_hash, password):
         raise _credentials_error()
+    if not user.active:
+        raise AccountDeactivated(
+            "This account is deactivated; an administrator can reactivate it."
+        )
     if hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()
@@ -111,10 +139,12 @@ class Session:
     token_type: str = "Bearer"
 
 
+def _claims(user: User, sid: str) -> dict[str, str]:
+    return {"role": user.role, "sid": sid, ACCOUNT_CLAIM: user.token_key}
+
+
 def _access_token(user: User, sid: str) -> str:
-    return create_access_token(
-        identity=str(user.id), additional_claims={"role": user.role, "sid": sid}
-    )
+    return create_access_token(identity=str(user.id), additional_claims=_claims(user, sid))
 
 
 def _access_seconds() -> int:
@@ -124,9 +154,7 @@ def _access_seconds() -> int:
 def open_session(*, user: User) -> Session:
     """Access and refresh tokens sharing a new session id (`sid`)."""
     sid = secrets.token_urlsafe(18)
-    refresh = create_refresh_token(
-        identity=str(user.id), additional_claims={"role": user.role, "sid": sid}
-    )
+    refresh = create_refresh_token(identity=str(user.id), additional_claims=_claims(user, sid))
     return Session(_access_token(user, sid), refresh, _access_seconds())
 
 
@@ -161,6 +189,32 @@ def update_profile(*, user: User, changes: dict[str, Any]) -> User:
     return user
 
 
+def delete_own_account(*, user: User, current_password: str) -> None:
+    """The owner deletes their account, confirming with the password; 403 when wrong."""
+    if not _verify(user.password_hash, current_password):
+        raise PasswordIncorrect(
+            "The current password is incorrect; nothing was deleted.",
+            errors={"current_password": ["Incorrect password."]},
+        )
+    _erase(user)
+
+
+def _erase(user: User) -> None:
+    """Delete the account and everything that is only its own, in one statement.
+
+    The foreign keys of attempts, review states, quizzes (and their questions),
+    idempotency records and revoked sessions cascade on delete (both backends; SQLite
+    enforces them on every connection), so the one DELETE is all-or-nothing. Every
+    session ends with the row: its tokens name an id that is never given out again.
+    """
+    try:
+        db.session.execute(delete(User).where(User.id == user.id))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
 def list_users(*, role: str | None, page: int, per_page: int) -> tuple[list[User], int]:
     query = select(User)
     count = select(func.count(User.id))
@@ -181,23 +235,48 @@ def get_user(user_id: int) -> User:
     return user
 
 
-def set_role(*, user_id: int, role: str) -> User:
-    """Change a role; 409 rather than leave the bank without an admin.
+def update_user(*, actor: User, user_id: int, changes: dict[str, Any]) -> User:
+    """An admin changes an account's `role` and/or `active`, both or neither (one commit).
 
-    The admins are locked (PostgreSQL) while counting, so two admins demoting each other
-    at once cannot both succeed; SQLite serialises writers anyway.
+    409 rather than leave the bank without an active admin, and for an admin
+    deactivating their own account. The active admins are locked (PostgreSQL) while
+    counting, so two admins demoting each other at once cannot both succeed; SQLite
+    serialises writers anyway. Deactivating draws a new token key: every session of the
+    account ends, and reactivating does not bring them back.
     """
     user = get_user(user_id)
-    if user.role == "admin" and role != "admin":
-        admins = db.session.scalars(
-            select(User.id).where(User.role == "admin").with_for_update()
-        ).all()
-        if len(admins) <= 1:
-            db.session.rollback()
-            raise Conflict("This is the last admin; promote another user first.")
+    try:
+        if changes.get("active") is False and user.id == actor.id:
+            raise Conflict("You cannot deactivate your own account; ask another admin.")
+        role = changes.get("role", user.role)
+        active = changes.get("active", user.active)
+        if user.role == "admin" and user.active and (role != "admin" or not active):
+            admins = db.session.scalars(
+                select(User.id)
+                .where(User.role == "admin", User.deactivated_at.is_(None))
+                .with_for_update()
+            ).all()
+            if len(admins) <= 1:
+                raise Conflict("This is the last admin; promote another user first.")
+    except Conflict:
+        db.session.rollback()
+        raise
     user.role = role
+    if not active and user.active:
+        user.deactivated_at = utcnow()
+        user.token_key = new_token_key()
+    elif active:
+        user.deactivated_at = None
     db.session.commit()
     return user
+
+
+def delete_user(*, actor: User, user_id: int) -> None:
+    """An admin deletes an account, erased as its owner would (409 for their own)."""
+    user = get_user(user_id)
+    if user.id == actor.id:
+        raise Conflict("You cannot delete your own account here; use DELETE /api/v1/me.")
+    _erase(user)
 
 
 def create_or_promote_admin(*, email: str, password: str | None) -> tuple[User, bool]:

@@ -81,4 +81,8 @@ def _sqlite_begin(connection) -> None:
     """
     if connection.dialect.name != "sqlite":
         return
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        # Asked for no transaction (a migration changing PRAGMA foreign_keys, which SQLite
+        # ignores inside one): none is opened.
+        return
     connection.exec_driver_sql("BEGIN IMMEDIATE" if wants_write_lock() else "BEGIN")

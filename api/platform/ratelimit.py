@@ -149,6 +149,11 @@ def failed(response: Response) -> bool:
     return response.status_code == 401
 
 
+def password_refused(response: Response) -> bool:
+    """Count a signed-in user's wrong password (a 403) like a failed login."""
+    return response.status_code == 403
+
+
 def login_failures_per_address() -> str:
     return current_app.config["RATELIMIT_LOGIN_FAILURES_PER_ADDRESS"]
 
