@@ -121,7 +121,14 @@ def run_migrations_online():
                         raise RuntimeError(f"migration broke foreign keys: {broken[:10]}")
         finally:
             if sqlite:
-                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+                # PRAGMA foreign_keys is ignored inside a transaction: end any left open
+                # (the revisions' own work is committed by now, or failed).
+                if connection.in_transaction():
+                    connection.rollback()
+                driver = connection.connection.driver_connection
+                if driver.in_transaction:
+                    driver.rollback()
+                driver.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -1,7 +1,7 @@
 """nothing lost: seed records, tombstones, ids never reused on SQLite
 
 Revision ID: 0006_provenance
-Revises: 0004
+Revises: 0005_identity
 Create Date: 2026-12-02 14:10:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_provenance"
-down_revision = "0004"
+down_revision = "0005_identity"
 branch_labels = None
 depends_on = None
 
