@@ -19,7 +19,7 @@ from api.config import TestConfig
 from api.extensions import db
 from tests.support.accounts import login_headers, make_user
 from tests.support.apps import QueryCounter, seeded_database
-from tests.support.servers import postgres_server
+from tests.support.servers import postgres_server, redis_server
 
 BACKENDS = [b for b in os.environ.get("QBANK_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 PROBLEM = "application/problem+json"
@@ -51,6 +51,13 @@ def database_factory(request, tmp_path_factory):
         return url.set(database=name).render_as_string(hide_password=False)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def redis():
+    """A throwaway Redis of the module's own: a test may stop and start it, or flush it."""
+    with redis_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

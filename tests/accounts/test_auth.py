@@ -18,11 +18,15 @@ from api import create_app
 from api.accounts.models import RevokedSession, User
 from api.config import TestConfig
 from api.extensions import db
-from tests.support.accounts import DEFAULT_PASSWORD, login_headers, make_user
+from tests.support.accounts import (
+    DEFAULT_PASSWORD,
+    login_headers,
+    make_user,
+    new_email,
+    register,
+)
 from tests.support.apps import build_app, temporary_app
-from tests.support.servers import redis_server
 
-PROBLEM = "application/problem+json"
 SECRET = TestConfig().JWT_SECRET_KEY
 USER_FIELDS = {"id", "email", "role", "display_name", "timezone", "created_at", "updated_at"}
 
@@ -59,26 +63,8 @@ def client(test_app):
     return test_app.test_client()
 
 
-def email() -> str:
-    return f"user-{uuid.uuid4().hex[:10]}@example.com"
-
-
-def register(client, address: str | None = None, **extra):
-    body = {"email": address or email(), "password": DEFAULT_PASSWORD, **extra}
-    return client.post("/api/v1/auth/register", json=body)
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status
-    assert response.mimetype == PROBLEM
-    body = response.get_json(force=True)
-    assert body["status"] == status and body["title"] and body["type"]
-    assert response.headers["Cache-Control"] == "no-store"
-    return body
 
 
 def assert_no_secrets(response) -> None:
@@ -121,7 +107,7 @@ def b64(data: dict) -> str:
 
 
 def test_register_returns_user_and_tokens(client):
-    address = email()
+    address = new_email()
     response = register(client, f"  {address.upper()} ", display_name="Ann")
     assert response.status_code == 201
     assert response.mimetype == "application/json"
@@ -148,13 +134,13 @@ def test_register_returns_user_and_tokens(client):
 
 def test_register_normalises_email_with_nfkc(client):
     # Fullwidth letters fold to ASCII under NFKC: one account per address however typed.
-    response = register(client, "ＮＦＫＣ-" + email())
+    response = register(client, "ＮＦＫＣ-" + new_email())
     assert response.status_code == 201
     assert response.get_json()["user"]["email"].startswith("nfkc-")
 
 
-def test_register_taken_email_is_409(client):
-    address = email()
+def test_register_taken_email_is_409(client, assert_problem):
+    address = new_email()
     assert register(client, address).status_code == 201
     body = assert_problem(register(client, address.upper()), 409)
     assert "already exists" in body["detail"]
@@ -180,21 +166,21 @@ def test_register_taken_email_is_409(client):
         ({"email": 5, "password": ["x"]}, {"email", "password"}),
     ],
 )
-def test_register_invalid_body_is_422_per_field(client, payload, fields):
+def test_register_invalid_body_is_422_per_field(client, payload, fields, assert_problem):
     body = assert_problem(client.post("/api/v1/auth/register", json=payload), 422)
     assert set(body["errors"]) == fields
     assert all(isinstance(m, list) and m for m in body["errors"].values())
 
 
-def test_register_role_in_body_creates_nothing(client, test_app):
-    address = email()
+def test_register_role_in_body_creates_nothing(client, test_app, assert_problem):
+    address = new_email()
     response = register(client, address, role="admin")
     assert_problem(response, 422)
     with test_app.app_context():
         assert db.session.scalar(select(func.count(User.id)).where(User.email == address)) == 0
 
 
-def test_register_body_must_be_a_json_object(client):
+def test_register_body_must_be_a_json_object(client, assert_problem):
     assert_problem(client.post("/api/v1/auth/register", json=[1, 2]), 422)
     response = client.post("/api/v1/auth/register", data="{nope", content_type="application/json")
     assert_problem(response, 400)
@@ -223,14 +209,14 @@ def test_register_body_must_be_a_json_object(client):
         ("/api/v1/auth/login", r'{"email": "s@example.com", "password": "\ud800"}', "password"),
     ],
 )
-def test_lone_surrogates_are_422_not_500(any_app, path, raw, field):
+def test_lone_surrogates_are_422_not_500(any_app, path, raw, field, assert_problem):
     response = any_app.test_client().post(path, data=raw, content_type="application/json")
     body = assert_problem(response, 422)
     assert list(body["errors"]) == [field]
 
 
 def test_password_is_stored_as_argon2id_hash(client, test_app):
-    address = email()
+    address = new_email()
     register(client, address)
     with test_app.app_context():
         stored = db.session.scalar(select(User.password_hash).where(User.email == address))
@@ -241,7 +227,7 @@ def test_password_is_stored_as_argon2id_hash(client, test_app):
 
 
 def test_login_returns_tokens(client):
-    address = email()
+    address = new_email()
     register(client, address)
     response = client.post(
         "/api/v1/auth/login", json={"email": address.upper(), "password": DEFAULT_PASSWORD}
@@ -256,7 +242,7 @@ def test_login_returns_tokens(client):
 
 
 def test_each_login_is_a_new_session(client):
-    address = email()
+    address = new_email()
     first = register(client, address).get_json()
     second = client.post(
         "/api/v1/auth/login", json={"email": address, "password": DEFAULT_PASSWORD}
@@ -264,11 +250,11 @@ def test_each_login_is_a_new_session(client):
     assert claims(first["access_token"])["sid"] != claims(second["access_token"])["sid"]
 
 
-def test_wrong_password_and_unknown_email_look_the_same(client):
-    address = email()
+def test_wrong_password_and_unknown_email_look_the_same(client, assert_problem):
+    address = new_email()
     register(client, address)
     wrong = client.post("/api/v1/auth/login", json={"email": address, "password": "x" * 12})
-    unknown = client.post("/api/v1/auth/login", json={"email": email(), "password": "x" * 12})
+    unknown = client.post("/api/v1/auth/login", json={"email": new_email(), "password": "x" * 12})
     bodies = [assert_problem(r, 401) for r in (wrong, unknown)]
     for response in (wrong, unknown):
         assert response.headers["WWW-Authenticate"] == 'Bearer realm="qbank"'
@@ -276,7 +262,7 @@ def test_wrong_password_and_unknown_email_look_the_same(client):
     assert bodies[0]["detail"] == "The email or password is incorrect."
 
 
-def test_login_missing_fields_is_422(client):
+def test_login_missing_fields_is_422(client, assert_problem):
     body = assert_problem(client.post("/api/v1/auth/login", json={}), 422)
     assert set(body["errors"]) == {"email", "password"}
 
@@ -339,7 +325,7 @@ def test_me_patch_changes_profile(client):
         ({"email": "other@example.com"}, {"email"}),
     ],
 )
-def test_me_patch_invalid_is_422(client, payload, fields):
+def test_me_patch_invalid_is_422(client, payload, fields, assert_problem):
     tokens = register(client).get_json()
     response = client.patch("/api/v1/me", headers=bearer(tokens["access_token"]), json=payload)
     body = assert_problem(response, 422)
@@ -348,8 +334,8 @@ def test_me_patch_invalid_is_422(client, payload, fields):
     assert me == tokens["user"]  # nothing changed
 
 
-def test_me_patch_password_needs_the_current_one(client):
-    address = email()
+def test_me_patch_password_needs_the_current_one(client, assert_problem):
+    address = new_email()
     tokens = register(client, address).get_json()
     headers = bearer(tokens["access_token"])
     new = "a brand new password"
@@ -385,7 +371,7 @@ def test_refresh_gives_a_new_access_token_in_the_same_session(client):
 
 
 @pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
-def test_logout_with_either_token_kills_both(client, kind):
+def test_logout_with_either_token_kills_both(client, kind, assert_problem):
     tokens = register(client).get_json()
     refreshed = client.post(
         "/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"])
@@ -401,7 +387,7 @@ def test_logout_with_either_token_kills_both(client, kind):
 
 
 def test_logout_leaves_other_sessions_alone(client):
-    address = email()
+    address = new_email()
     first = register(client, address).get_json()
     second = client.post(
         "/api/v1/auth/login", json={"email": address, "password": DEFAULT_PASSWORD}
@@ -506,7 +492,9 @@ def token_cases(test_app):
 
 
 @pytest.mark.parametrize("case", TOKEN_CASES)
-def test_every_auth_failure_is_401_problem_with_challenge(any_app, token_cases, case):
+def test_every_auth_failure_is_401_problem_with_challenge(
+    any_app, token_cases, case, assert_problem
+):
     method, path, headers = token_cases[case]
     response = getattr(any_app.test_client(), method)(path, headers=headers)
     body = assert_problem(response, 401)
@@ -521,7 +509,7 @@ def test_every_auth_failure_is_401_problem_with_challenge(any_app, token_cases, 
         assert 'error_description="' in challenge
 
 
-def test_deleted_users_token_is_401(any_app):
+def test_deleted_users_token_is_401(any_app, assert_problem):
     client = any_app.test_client()
     tokens = register(client).get_json()
     with any_app.app_context():
@@ -537,7 +525,9 @@ def test_deleted_users_token_is_401(any_app):
     )
 
 
-def test_a_token_is_verified_once_and_its_expiry_on_every_use(auth_url, monkeypatch):
+def test_a_token_is_verified_once_and_its_expiry_on_every_use(
+    auth_url, monkeypatch, assert_problem
+):
     """The write limit's key (before the view) and the view's verification both need the
     claims, and a client sends the same token with every request: its signature is checked
     once. Its expiry is not remembered: a token that was verified and then expired is
@@ -568,7 +558,7 @@ def test_a_token_is_verified_once_and_its_expiry_on_every_use(auth_url, monkeypa
 # --------------------------------------------------------------------------- roles
 
 
-def test_demotion_takes_effect_on_the_next_request(test_app, auth_headers):
+def test_demotion_takes_effect_on_the_next_request(test_app, auth_headers, assert_problem):
     client = test_app.test_client()
     admin = auth_headers("admin", app=test_app)
     other_admin = auth_headers("admin", app=test_app)
@@ -582,7 +572,7 @@ def test_demotion_takes_effect_on_the_next_request(test_app, auth_headers):
     assert client.get("/api/v1/me", headers=other_admin).get_json()["role"] == "editor"
 
 
-def test_promotion_takes_effect_on_the_next_request(test_app, auth_headers):
+def test_promotion_takes_effect_on_the_next_request(test_app, auth_headers, assert_problem):
     client = test_app.test_client()
     admin = auth_headers("admin", app=test_app)
     learner = auth_headers("learner", app=test_app)
@@ -596,12 +586,6 @@ def test_promotion_takes_effect_on_the_next_request(test_app, auth_headers):
 
 
 @pytest.fixture(scope="module")
-def redis():
-    with redis_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def redis_app(auth_url, test_app, redis):
     app = create_app(TestConfig(auth_url, REDIS_URL=redis.url))
     yield app
@@ -609,7 +593,7 @@ def redis_app(auth_url, test_app, redis):
         db.engine.dispose()
 
 
-def test_logout_with_redis_revokes_through_redis(redis_app, redis):
+def test_logout_with_redis_revokes_through_redis(redis_app, redis, assert_problem):
     import redis as redis_client
 
     client = redis_app.test_client()
@@ -634,7 +618,7 @@ def test_logout_with_redis_revokes_through_redis(redis_app, redis):
         assert assert_problem(response, 401)["type"] == "urn:qbank:problem:token-revoked"
 
 
-def test_redis_down_fails_closed_with_503(redis_app, redis):
+def test_redis_down_fails_closed_with_503(redis_app, redis, assert_problem):
     client = redis_app.test_client()
     tokens = register(client).get_json()
     headers = bearer(tokens["access_token"])

@@ -12,7 +12,6 @@ from api.extensions import db
 from tests.support.accounts import DEFAULT_PASSWORD, login_headers, make_user
 from tests.support.apps import build_app
 
-PROBLEM = "application/problem+json"
 USER_FIELDS = {"id", "email", "role", "display_name", "timezone", "created_at", "updated_at"}
 
 
@@ -39,14 +38,6 @@ def any_app(request, users_app, users_url):
     yield app
     with app.app_context():
         db.engine.dispose()
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status
-    assert response.mimetype == PROBLEM
-    body = response.get_json(force=True)
-    assert body["status"] == status and body["title"] and body["type"]
-    return body
 
 
 def user_id(app, headers) -> int:
@@ -87,14 +78,14 @@ def test_admin_filters_users_by_role(users_app, auth_headers):
     assert [u["email"] for u in response.get_json()["data"]] == [editor_email]
 
 
-def test_bad_role_filter_is_400(users_app, auth_headers):
+def test_bad_role_filter_is_400(users_app, auth_headers, assert_problem):
     admin = auth_headers("admin", app=users_app)
     response = users_app.test_client().get("/api/v1/users?role=owner", headers=admin)
     assert set(assert_problem(response, 400)["errors"]) == {"role"}
 
 
 @pytest.mark.parametrize("role", ["learner", "editor"])
-def test_non_admins_are_refused_403(any_app, auth_headers, role):
+def test_non_admins_are_refused_403(any_app, auth_headers, role, assert_problem):
     headers = auth_headers(role, app=any_app)
     target = user_id(any_app, headers)
     client = any_app.test_client()
@@ -108,7 +99,7 @@ def test_non_admins_are_refused_403(any_app, auth_headers, role):
     assert client.get("/api/v1/me", headers=headers).get_json()["role"] == role
 
 
-def test_anonymous_is_refused_401(any_app):
+def test_anonymous_is_refused_401(any_app, assert_problem):
     client = any_app.test_client()
     for response in (
         client.get("/api/v1/users"),
@@ -140,7 +131,7 @@ def test_admin_changes_a_role(users_app, auth_headers):
     "payload, field",
     [({"role": "owner"}, "role"), ({}, "role"), ({"role": "editor", "email": "x@y.z"}, "email")],
 )
-def test_bad_role_change_is_422(users_app, auth_headers, payload, field):
+def test_bad_role_change_is_422(users_app, auth_headers, payload, field, assert_problem):
     admin = auth_headers("admin", app=users_app)
     target = user_id(users_app, auth_headers("learner", app=users_app))
     response = users_app.test_client().patch(f"/api/v1/users/{target}", headers=admin, json=payload)
@@ -148,7 +139,7 @@ def test_bad_role_change_is_422(users_app, auth_headers, payload, field):
 
 
 @pytest.mark.parametrize("target", ["424242", "99999999999"])
-def test_unknown_user_is_404(users_app, auth_headers, target):
+def test_unknown_user_is_404(users_app, auth_headers, target, assert_problem):
     admin = auth_headers("admin", app=users_app)
     response = users_app.test_client().patch(
         f"/api/v1/users/{target}", headers=admin, json={"role": "editor"}
@@ -156,7 +147,7 @@ def test_unknown_user_is_404(users_app, auth_headers, target):
     assert_problem(response, 404)
 
 
-def test_last_admin_cannot_be_demoted(users_app, auth_headers):
+def test_last_admin_cannot_be_demoted(users_app, auth_headers, assert_problem):
     admin = auth_headers("admin", app=users_app)
     me = user_id(users_app, admin)
     client = users_app.test_client()
@@ -169,7 +160,7 @@ def test_last_admin_cannot_be_demoted(users_app, auth_headers):
     assert same.status_code == 200
 
 
-def test_an_admin_can_step_down_when_another_remains(users_app, auth_headers):
+def test_an_admin_can_step_down_when_another_remains(users_app, auth_headers, assert_problem):
     first, second = auth_headers("admin", app=users_app), auth_headers("admin", app=users_app)
     client = users_app.test_client()
     first_id, second_id = user_id(users_app, first), user_id(users_app, second)
@@ -246,7 +237,7 @@ def test_create_admin_refuses_bad_input(users_app, email, password, message):
         assert db.session.scalar(select(User.id)) is None
 
 
-def test_first_admin_then_deleted_admin_token_is_401(users_app):
+def test_first_admin_then_deleted_admin_token_is_401(users_app, assert_problem):
     run_cli(users_app, "gone@example.com", env={"QBANK_ADMIN_PASSWORD": DEFAULT_PASSWORD})
     headers = login_headers(users_app, "gone@example.com")
     with users_app.app_context():

@@ -10,19 +10,17 @@ API reports are exact, and nothing answered 5xx. No timings are asserted.
 
 from __future__ import annotations
 
-import json
 import random
-import urllib.error
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import create_engine, text
 
 from api.practice.models import SELF_RATINGS
-from tests.support.live import api_request, app_env, direct_opener, flask_cli, gunicorn
+from tests.support.accounts import new_email, register
+from tests.support.live import Client, Reply, app_env, flask_cli, gunicorn, http
 
 WORKERS = 3
 THREADS = 32
@@ -32,7 +30,6 @@ QUESTIONS_PER_LEARNER = 3  # of the QUESTIONS, so the per-question totals differ
 ATTEMPTS_PER_PAIR = (3, 10)  # inclusive range, per (learner, question) pair
 DUPLICATES = 50
 REQUEST_TIMEOUT = 30  # seconds, per HTTP request
-PASSWORD = "correct horse battery staple"
 # Limits that a test firing hundreds of writes from one address would otherwise hit.
 LIMITS = {
     "RATELIMIT_REGISTRATIONS_PER_ADDRESS": "1000/hour",
@@ -40,28 +37,6 @@ LIMITS = {
     "RATELIMIT_LOGIN_FAILURES_PER_ADDRESS": "1000/minute",
     "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT": "1000/minute",
 }
-
-# Loopback only: never through a proxy from the environment.
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-
-def http(
-    method: str, url: str, *, token: str | None = None, body: Any = None, key: str | None = None
-) -> Reply:
-    request = api_request(method, url, token=token, body=body, key=key)
-    try:
-        response = direct_opener.open(request, timeout=REQUEST_TIMEOUT)
-    except urllib.error.HTTPError as exc:
-        response = exc
-    with response:
-        raw = response.read()
-        return Reply(response.status, dict(response.headers.items()), json.loads(raw or b"null"))
 
 
 @dataclass(frozen=True)
@@ -111,18 +86,17 @@ def test_concurrent_attempts_are_stored_exactly_once(backend, database_factory, 
     rng = random.Random(20240611)
 
     with gunicorn(env, workers=WORKERS) as base, ThreadPoolExecutor(THREADS) as pool:
-        listing = http("GET", f"{base}/api/v1/questions?per_page={QUESTIONS}&sort=id")
+        listing = http(
+            "GET", f"{base}/api/v1/questions?per_page={QUESTIONS}&sort=id", timeout=REQUEST_TIMEOUT
+        )
         assert listing.status == 200, listing.body
         question_ids = [q["id"] for q in listing.body["data"]]
         assert len(question_ids) == QUESTIONS
 
-        def register(i: int) -> Reply:
-            email = f"learner{i}-{uuid.uuid4().hex[:8]}@example.com"
-            return http(
-                "POST", f"{base}/api/v1/auth/register", body={"email": email, "password": PASSWORD}
-            )
-
-        registered = list(pool.map(register, range(LEARNERS)))
+        server = Client(base, timeout=REQUEST_TIMEOUT)
+        registered = list(
+            pool.map(lambda i: register(server, new_email(f"learner{i}")), range(LEARNERS))
+        )
         assert [r.status for r in registered] == [201] * LEARNERS, [r.body for r in registered]
         tokens = [r.body["access_token"] for r in registered]
         user_ids = [r.body["user"]["id"] for r in registered]
@@ -137,6 +111,7 @@ def test_concurrent_attempts_are_stored_exactly_once(backend, database_factory, 
                 token=tokens[job.learner],
                 body={"self_rating": job.rating},
                 key=job.key,
+                timeout=REQUEST_TIMEOUT,
             )
 
         replies = list(pool.map(attempt, order))
@@ -176,15 +151,19 @@ def test_concurrent_attempts_are_stored_exactly_once(backend, database_factory, 
 
         # ... as the API reports them.
         for learner, token in enumerate(tokens):
-            listed = http("GET", f"{base}/api/v1/attempts?per_page=1", token=token)
+            listed = http(
+                "GET", f"{base}/api/v1/attempts?per_page=1", token=token, timeout=REQUEST_TIMEOUT
+            )
             assert listed.status == 200, listed.body
             assert int(listed.headers["X-Total-Count"]) == per_learner[learner]
-            stats = http("GET", f"{base}/api/v1/me/stats", token=token)
+            stats = http("GET", f"{base}/api/v1/me/stats", token=token, timeout=REQUEST_TIMEOUT)
             assert stats.status == 200, stats.body
             assert stats.body["attempts"] == per_learner[learner]
             assert stats.body["passed"] == passed_per_learner[learner]
         for question_id in question_ids:
-            stats = http("GET", f"{base}/api/v1/questions/{question_id}/stats")
+            stats = http(
+                "GET", f"{base}/api/v1/questions/{question_id}/stats", timeout=REQUEST_TIMEOUT
+            )
             assert stats.status == 200, stats.body
             assert stats.body["attempts"] == per_question[question_id]
             assert stats.body["passed"] == passed_per_question[question_id]

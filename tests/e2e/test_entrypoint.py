@@ -32,7 +32,6 @@ from tests.support.live import (
     free_port,
     wait_until_serving,
 )
-from tests.support.servers import redis_server
 
 WORKERS = 2
 START_TIMEOUT = 120  # migrations and the seed run before gunicorn: bounded, not timed
@@ -86,12 +85,6 @@ class Boot:
             return -9
         finally:
             self._log.close()
-
-
-@pytest.fixture(scope="module")
-def redis():
-    with redis_server() as server:
-        yield server
 
 
 @pytest.fixture()

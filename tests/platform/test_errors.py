@@ -7,17 +7,6 @@ import pytest
 from api import create_app
 from api.config import TestConfig
 
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status
-    assert response.mimetype == PROBLEM
-    body = response.get_json(force=True)
-    assert body["status"] == status
-    assert body["title"] and body["type"]
-    return body
-
 
 def test_prod_app_really_has_testing_and_debug_off(prod_app):
     assert prod_app.testing is False
@@ -27,7 +16,7 @@ def test_prod_app_really_has_testing_and_debug_off(prod_app):
 @pytest.mark.parametrize(
     "path", ["/nope", "/api/v1/nope", "/api/v2/questions", "/api/v1/questions/abc"]
 )
-def test_unknown_route_is_404(prod_client, path):
+def test_unknown_route_is_404(prod_client, path, assert_problem):
     body = assert_problem(prod_client.get(path), 404)
     assert body["instance"] == path
 
@@ -41,19 +30,19 @@ def test_unknown_route_is_404(prod_client, path):
         ("patch", "/healthz"),
     ],
 )
-def test_wrong_method_is_405_with_allow(prod_client, method, path):
+def test_wrong_method_is_405_with_allow(prod_client, method, path, assert_problem):
     response = getattr(prod_client, method)(path)
     assert_problem(response, 405)
     assert "GET" in response.headers["Allow"]
 
 
-def test_bad_query_parameter_is_400_with_field_errors(prod_client):
+def test_bad_query_parameter_is_400_with_field_errors(prod_client, assert_problem):
     body = assert_problem(prod_client.get("/api/v1/questions?per_page=-1&difficulty=x"), 400)
     assert set(body["errors"]) == {"per_page", "difficulty"}
     assert all(isinstance(m, list) and m for m in body["errors"].values())
 
 
-def test_unknown_objects_are_404(prod_client):
+def test_unknown_objects_are_404(prod_client, assert_problem):
     assert_problem(prod_client.get("/api/v1/questions/424242"), 404)
     assert_problem(prod_client.get("/api/v1/topics/no-such-topic"), 404)
 
@@ -71,7 +60,7 @@ def test_every_response_says_nosniff(prod_client):
         assert prod_client.get(path).headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_unexpected_error_is_500_without_internals(seeded_url):
+def test_unexpected_error_is_500_without_internals(seeded_url, assert_problem):
     app = create_app(TestConfig(seeded_url, TESTING=False, DEBUG=False))
 
     @app.route("/boom")
@@ -85,7 +74,7 @@ def test_unexpected_error_is_500_without_internals(seeded_url):
     assert body["detail"] == "The server failed to handle this request."
 
 
-def test_oversized_body_is_413(seeded_url):
+def test_oversized_body_is_413(seeded_url, assert_problem):
     app = create_app(TestConfig(seeded_url, TESTING=False, MAX_CONTENT_LENGTH=10))
 
     @app.route("/echo", methods=["POST"])

@@ -11,19 +11,12 @@ import logging
 import pytest
 
 from api.extensions import db
-from tests.support.accounts import DEFAULT_PASSWORD, login_headers, make_user
+from tests.support.accounts import DEFAULT_PASSWORD, login_headers, make_user, register
 from tests.support.apps import build_app
-from tests.support.servers import redis_server
 
 PROBLEM = "application/problem+json"
 LOGIN = "/api/v1/auth/login"
 GENEROUS = "1000/hour"
-
-
-@pytest.fixture(scope="module")
-def redis():
-    with redis_server() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -134,16 +127,12 @@ def test_registrations_per_address(make_app):
     app = make_app(RATELIMIT_REGISTRATIONS_PER_ADDRESS="2/hour")
     client = app.test_client()
 
-    def register(n: int, address: str = "192.0.2.1"):
-        return client.post(
-            "/api/v1/auth/register",
-            json={"email": f"reg{n}@example.com", "password": DEFAULT_PASSWORD},
-            environ_base={"REMOTE_ADDR": address},
-        )
+    def register_from(n: int, address: str = "192.0.2.1"):
+        return register(client, f"reg{n}@example.com", remote_addr=address)
 
-    assert [register(n).status_code for n in range(2)] == [201, 201]
-    assert_429(register(2), 2, "Too many registrations")
-    assert register(3, address="192.0.2.2").status_code == 201
+    assert [register_from(n).status_code for n in range(2)] == [201, 201]
+    assert_429(register_from(2), 2, "Too many registrations")
+    assert register_from(3, address="192.0.2.2").status_code == 201
 
 
 def test_writes_are_budgeted_per_user(make_app):

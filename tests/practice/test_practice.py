@@ -183,16 +183,6 @@ def past(**delta) -> datetime:
     return datetime.now(UTC).replace(microsecond=0) - timedelta(**delta)
 
 
-def problem(response, status: int) -> dict:
-    assert response.status_code == status, response.get_json()
-    assert response.mimetype == PROBLEM
-    assert response.headers["Cache-Control"] == "no-store"
-    body = response.get_json()
-    assert body["status"] == status
-    assert body["title"]
-    return body
-
-
 def attempts_total(client, headers, **filters) -> int:
     response = client.get(f"{V1}/attempts", query_string=filters, headers=headers)
     assert response.status_code == 200, response.get_json()
@@ -402,10 +392,10 @@ def test_true_false_is_graded_exactly(client, learner, choice_questions):
     ],
 )
 def test_wrong_kind_of_answer_is_422_and_stores_nothing(
-    bank_app, client, learner, choice_questions, slugs, kind, body, field
+    bank_app, client, learner, choice_questions, slugs, kind, body, field, assert_problem
 ):
     qid = slugs["what-is-flask"] if kind == "open" else choice_questions[kind]
-    detail = problem(attempt(client, learner, qid, **body), 422)
+    detail = assert_problem(attempt(client, learner, qid, **body), 422)
     assert field in detail["errors"]
     assert attempts_total(client, learner) == 0
     assert stored(bank_app, ReviewState, user_id(client, learner)) == 0
@@ -452,22 +442,24 @@ def test_self_rating(client, learner, slugs, rating, passed):
         ({"self_rating": "good", "score": 1.0}, "score"),
     ],
 )
-def test_attempt_body_validation(bank_app, client, learner, slugs, body, field):
-    detail = problem(attempt(client, learner, slugs["how-to-install-flask"], **body), 422)
+def test_attempt_body_validation(bank_app, client, learner, slugs, body, field, assert_problem):
+    detail = assert_problem(attempt(client, learner, slugs["how-to-install-flask"], **body), 422)
     assert field in detail["errors"], detail
     assert attempts_total(client, learner) == 0
     assert stored(bank_app, ReviewState, user_id(client, learner)) == 0
 
 
-def test_attempt_body_must_be_a_json_object(client, learner, slugs):
+def test_attempt_body_must_be_a_json_object(client, learner, slugs, assert_problem):
     url = f"{Q}/{slugs['how-to-install-flask']}/attempts"
-    problem(client.post(url, json=["good"], headers=learner), 422)
-    problem(client.post(url, data="{", content_type="application/json", headers=learner), 400)
-    problem(client.post(url, data="self_rating=good", headers=learner), 415)
+    assert_problem(client.post(url, json=["good"], headers=learner), 422)
+    assert_problem(
+        client.post(url, data="{", content_type="application/json", headers=learner), 400
+    )
+    assert_problem(client.post(url, data="self_rating=good", headers=learner), 415)
 
 
-def test_unknown_question_is_404(client, learner):
-    detail = problem(attempt(client, learner, 999_999, self_rating="good"), 404)
+def test_unknown_question_is_404(client, learner, assert_problem):
+    detail = assert_problem(attempt(client, learner, 999_999, self_rating="good"), 404)
     assert detail["detail"] == "There is no question 999999."
     assert attempts_total(client, learner) == 0
 
@@ -482,9 +474,9 @@ def test_unknown_question_is_404(client, learner):
         ("get", f"{Q}/{2**64}/stats"),
     ],
 )
-def test_ids_beyond_32_bits_are_404(client, learner, method, path):
+def test_ids_beyond_32_bits_are_404(client, learner, method, path, assert_problem):
     response = getattr(client, method)(path, json={"self_rating": "good"}, headers=learner)
-    problem(response, 404)
+    assert_problem(response, 404)
 
 
 def test_attempt_records_the_question_version(client, learner, editor):
@@ -591,8 +583,8 @@ def test_review_lists_due_cards_most_overdue_first_mixed_with_new(client, learne
 @pytest.mark.parametrize(
     "args", [{"limit": 0}, {"limit": 101}, {"limit": "x"}, {"topic": "Not A Slug"}, {"q": "x"}]
 )
-def test_review_query_validation(client, learner, args):
-    detail = problem(client.get(f"{V1}/review", query_string=args, headers=learner), 400)
+def test_review_query_validation(client, learner, args, assert_problem):
+    detail = assert_problem(client.get(f"{V1}/review", query_string=args, headers=learner), 400)
     assert set(args) <= set(detail["errors"])
 
 
@@ -715,23 +707,27 @@ def test_idempotency_key_replays_the_first_response(bank_app, client, learner, s
         ("what-is-flask", {"self_rating": "good"}),  # another question
     ],
 )
-def test_idempotency_key_reused_for_another_request_is_422(client, learner, slugs, path, body):
+def test_idempotency_key_reused_for_another_request_is_422(
+    client, learner, slugs, path, body, assert_problem
+):
     keyed = {**learner, "Idempotency-Key": "reused"}
     qid = slugs["create-flask-application"]
     created(client.post(f"{Q}/{qid}/attempts", json={"self_rating": "good"}, headers=keyed))
-    detail = problem(client.post(f"{Q}/{slugs[path]}/attempts", json=body, headers=keyed), 422)
+    detail = assert_problem(
+        client.post(f"{Q}/{slugs[path]}/attempts", json=body, headers=keyed), 422
+    )
     assert "Idempotency-Key" in detail["errors"]
     assert attempts_total(client, learner) == 1
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "tab\there", "caf\u00e9"])
-def test_invalid_idempotency_key_is_422(client, learner, slugs, key):
+def test_invalid_idempotency_key_is_422(client, learner, slugs, key, assert_problem):
     response = client.post(
         f"{Q}/{slugs['what-is-flask']}/attempts",
         json={"self_rating": "good"},
         headers={**learner, "Idempotency-Key": key},
     )
-    assert problem(response, 422)["errors"] == {"Idempotency-Key": ["Invalid key."]}
+    assert assert_problem(response, 422)["errors"] == {"Idempotency-Key": ["Invalid key."]}
     assert attempts_total(client, learner) == 0
 
 
@@ -794,14 +790,16 @@ def test_batch_is_processed_in_answer_order(client, learner, slugs):
     assert [a["id"] for a in listed] == [replies[1]["id"], replies[0]["id"]]
 
 
-def test_batch_with_an_unknown_question_stores_nothing(bank_app, client, learner, slugs):
+def test_batch_with_an_unknown_question_stores_nothing(
+    bank_app, client, learner, slugs, assert_problem
+):
     response = batch(
         client,
         learner,
         item(slugs["what-is-flask"], past(hours=3), self_rating="good"),
         item(999_999, past(hours=2), self_rating="good"),
     )
-    assert problem(response, 404)["detail"] == "There is no question 999999."
+    assert assert_problem(response, 404)["detail"] == "There is no question 999999."
     assert attempts_total(client, learner) == 0
     assert stored(bank_app, ReviewState, user_id(client, learner)) == 0
     assert review(client, learner)["meta"]["new_today_remaining"] == 10
@@ -823,11 +821,11 @@ def test_batch_with_an_unknown_question_stores_nothing(bank_app, client, learner
     ],
 )
 def test_batch_with_one_bad_item_is_422_and_stores_nothing(
-    bank_app, client, learner, slugs, bad, field
+    bank_app, client, learner, slugs, bad, field, assert_problem
 ):
     good = item(slugs["what-is-flask"], past(hours=3), self_rating="good")
     response = batch(client, learner, good, {"question_id": slugs["define-route"], **bad})
-    detail = problem(response, 422)
+    detail = assert_problem(response, 422)
     assert field in detail["errors"], detail
     assert attempts_total(client, learner) == 0
     assert stored(bank_app, ReviewState, user_id(client, learner)) == 0
@@ -842,9 +840,9 @@ def test_batch_with_one_bad_item_is_422_and_stores_nothing(
         {"attempts": [item(1, past(hours=1), self_rating="good")] * 101},
     ],
 )
-def test_batch_envelope_validation(client, learner, body):
+def test_batch_envelope_validation(client, learner, body, assert_problem):
     response = client.post(f"{V1}/attempts/batch", json=body, headers=learner)
-    assert "attempts" in problem(response, 422)["errors"]
+    assert "attempts" in assert_problem(response, 422)["errors"]
 
 
 def test_batch_is_idempotent(client, learner, slugs):
@@ -860,7 +858,9 @@ def test_batch_is_idempotent(client, learner, slugs):
 # --- quizzes -------------------------------------------------------------------------------
 
 
-def test_quizzes_draw_without_repeats_until_the_pool_is_used(bank_app, client, learner):
+def test_quizzes_draw_without_repeats_until_the_pool_is_used(
+    bank_app, client, learner, assert_problem
+):
     pool = set(topic_ids(client, "error-handling"))
     assert len(pool) == 2
     drawn = []
@@ -876,7 +876,7 @@ def test_quizzes_draw_without_repeats_until_the_pool_is_used(bank_app, client, l
     uid = user_id(client, learner)
     assert stored(bank_app, Quiz, uid) == 2
     used_up = client.post(f"{V1}/quizzes", json={"topic": ["error-handling"]}, headers=learner)
-    detail = problem(used_up, 409)
+    detail = assert_problem(used_up, 409)
     assert detail["pool_size"] == 2
     assert detail["remaining"] == 0
     assert stored(bank_app, Quiz, uid) == 2
@@ -946,8 +946,8 @@ def test_quiz_withholds_answers_and_honours_filters(client, learner):
         ({"shuffle": True}, "shuffle"),
     ],
 )
-def test_quiz_body_validation(bank_app, client, learner, body, field):
-    detail = problem(client.post(f"{V1}/quizzes", json=body, headers=learner), 422)
+def test_quiz_body_validation(bank_app, client, learner, body, field, assert_problem):
+    detail = assert_problem(client.post(f"{V1}/quizzes", json=body, headers=learner), 422)
     assert field in detail["errors"]
     assert stored(bank_app, Quiz, user_id(client, learner)) == 0
 
@@ -976,21 +976,25 @@ def test_quiz_attempts_update_progress(client, learner):
     assert attempts_total(client, learner) == 4
 
 
-def test_quiz_attempt_must_name_a_question_of_that_quiz(bank_app, client, learner, slugs):
+def test_quiz_attempt_must_name_a_question_of_that_quiz(
+    bank_app, client, learner, slugs, assert_problem
+):
     quiz = created(
         client.post(f"{V1}/quizzes", json={"count": 1, "topic": ["templates"]}, headers=learner)
     )
     outside = slugs["what-is-flask"]
     response = attempt(client, learner, outside, self_rating="good", quiz_id=quiz["id"])
-    assert "quiz_id" in problem(response, 422)["errors"]
+    assert "quiz_id" in assert_problem(response, 422)["errors"]
     inside = quiz["questions"][0]["id"]
-    problem(attempt(client, learner, inside, self_rating="good", quiz_id=999_999), 404)
+    assert_problem(attempt(client, learner, inside, self_rating="good", quiz_id=999_999), 404)
     someone_else = new_learner(bank_app)
-    problem(attempt(client, someone_else, inside, self_rating="good", quiz_id=quiz["id"]), 404)
+    assert_problem(
+        attempt(client, someone_else, inside, self_rating="good", quiz_id=quiz["id"]), 404
+    )
     assert attempts_total(client, learner) == attempts_total(client, someone_else) == 0
 
 
-def test_finishing_a_quiz_scores_it_once(client, learner):
+def test_finishing_a_quiz_scores_it_once(client, learner, assert_problem):
     quiz = created(
         client.post(f"{V1}/quizzes", json={"count": 2, "topic": ["templates"]}, headers=learner)
     )
@@ -1014,7 +1018,7 @@ def test_finishing_a_quiz_scores_it_once(client, learner):
     assert again.status_code == 200
     assert again.get_json() == summary
     late = attempt(client, learner, second, self_rating="good", quiz_id=quiz["id"])
-    assert "finished" in problem(late, 409)["detail"]
+    assert "finished" in assert_problem(late, 409)["detail"]
     assert client.get(f"{V1}/quizzes/{quiz['id']}", headers=learner).get_json() == summary
     assert attempts_total(client, learner) == 1
 
@@ -1104,7 +1108,9 @@ def test_streak_counts_days_in_the_learners_time_zone(client, slugs):
     assert client.get(f"{V1}/me/stats", headers=utc_learner).get_json()["streak_days"] < 3
 
 
-def test_question_stats_are_public_and_need_five_attempts_for_a_difficulty(client, editor):
+def test_question_stats_are_public_and_need_five_attempts_for_a_difficulty(
+    client, editor, assert_problem
+):
     made = client.post(
         Q,
         json={
@@ -1151,13 +1157,13 @@ def test_question_stats_are_public_and_need_five_attempts_for_a_difficulty(clien
     assert five["pass_rate"] == 0.6
     assert five["empirical_difficulty"] == "medium"
     assert five["editor_difficulty"] == "medium"
-    problem(client.get(f"{Q}/999999/stats"), 404)
+    assert_problem(client.get(f"{Q}/999999/stats"), 404)
 
 
 # --- listing, ownership and authentication -------------------------------------------------
 
 
-def test_listing_my_attempts_with_filters_and_paging(client, learner, slugs):
+def test_listing_my_attempts_with_filters_and_paging(client, learner, slugs, assert_problem):
     ids = [
         created(attempt(client, learner, slugs["what-is-flask"], self_rating=r))["id"]
         for r in ("again", "good", "easy")
@@ -1182,10 +1188,10 @@ def test_listing_my_attempts_with_filters_and_paging(client, learner, slugs):
     assert [a["id"] for a in failed.get_json()["data"]] == [ids[0]]
     assert attempts_total(client, learner, passed="true", **mine) == 2
     bad = client.get(f"{V1}/attempts", query_string={"passed": "maybe"}, headers=learner)
-    assert "passed" in problem(bad, 400)["errors"]
+    assert "passed" in assert_problem(bad, 400)["errors"]
 
 
-def test_attempts_and_quizzes_are_private(bank_app, client, admin, slugs):
+def test_attempts_and_quizzes_are_private(bank_app, client, admin, slugs, assert_problem):
     owner, stranger = new_learner(bank_app), new_learner(bank_app)
     owner_id = user_id(client, owner)
     mine = created(attempt(client, owner, slugs["what-is-flask"], self_rating="good"))
@@ -1195,11 +1201,11 @@ def test_attempts_and_quizzes_are_private(bank_app, client, admin, slugs):
     own_view = client.get(f"{V1}/attempts/{mine['id']}", headers=owner).get_json()
     own_quiz = client.get(f"{V1}/quizzes/{quiz['id']}", headers=owner).get_json()
 
-    problem(client.get(f"{V1}/attempts/{mine['id']}", headers=stranger), 404)
-    problem(client.get(f"{V1}/quizzes/{quiz['id']}", headers=stranger), 404)
-    problem(client.post(f"{V1}/quizzes/{quiz['id']}/finish", headers=stranger), 404)
+    assert_problem(client.get(f"{V1}/attempts/{mine['id']}", headers=stranger), 404)
+    assert_problem(client.get(f"{V1}/quizzes/{quiz['id']}", headers=stranger), 404)
+    assert_problem(client.post(f"{V1}/quizzes/{quiz['id']}/finish", headers=stranger), 404)
     listed = client.get(f"{V1}/attempts", query_string={"user_id": owner_id}, headers=stranger)
-    problem(listed, 404)
+    assert_problem(listed, 404)
     assert attempts_total(client, stranger) == 0
     assert client.get(f"{V1}/quizzes/{quiz['id']}", headers=owner).get_json()["finished_at"] is None
 
@@ -1229,11 +1235,11 @@ def test_attempts_and_quizzes_are_private(bank_app, client, admin, slugs):
         ("patch", f"{V1}/me", {"timezone": "Europe/Paris"}),
     ],
 )
-def test_anonymous_callers_get_401(client, method, path, body):
+def test_anonymous_callers_get_401(client, method, path, body, assert_problem):
     kwargs = {"json": body} if body is not None else {}
     response = getattr(client, method)(path, **kwargs)
-    problem(response, 401)
+    assert_problem(response, 401)
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     forged = getattr(client, method)(path, headers={"Authorization": "Bearer not.a.jwt"}, **kwargs)
-    problem(forged, 401)
+    assert_problem(forged, 401)
     assert 'error="invalid_token"' in forged.headers["WWW-Authenticate"]
