@@ -9,10 +9,8 @@ from api import create_app
 from api.accounts.models import User
 from api.config import TestConfig
 from api.extensions import db
-from tests.support.accounts import DEFAULT_PASSWORD, login_headers, make_user
+from tests.support.accounts import DEFAULT_PASSWORD, USER_FIELDS, login_headers, make_user
 from tests.support.apps import build_app
-
-USER_FIELDS = {"id", "email", "role", "display_name", "timezone", "created_at", "updated_at"}
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import uuid
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 REGISTER = "/api/v1/auth/register"
+USER_FIELDS = {"id", "email", "role", "display_name", "timezone", "created_at", "updated_at"}
 
 
 def new_email(prefix: str = "user") -> str:
