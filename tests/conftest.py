@@ -137,18 +137,3 @@ def assert_problem():
 
     return check
 
-
-def unmet_outcomes(
-    seen: dict[str, set[int]], expected: dict[str, set[int]], run: str
-) -> dict[str, list[int]]:
-    """Per operation, the statuses a contract run was to meet and never did.
-
-    Skips the calling test when the run did not reach every operation (it was cut short).
-    """
-    if set(seen) != set(expected):
-        pytest.skip(f"the {run} run did not run in full")
-    return {
-        label: sorted(statuses - seen[label])
-        for label, statuses in expected.items()
-        if statuses - seen[label]
-    }

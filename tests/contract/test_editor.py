@@ -1,254 +1,49 @@
-"""The contract: openapi.yaml is what the server serves, covers the route table, and holds.
+"""The editors' operations keep the contract.
 
-Then Schemathesis runs the whole document against the WSGI app, on both database
-backends and with TESTING/DEBUG off too, valid and invalid requests, every check: the
-read-only operations anonymously on the shared seeded bank; the editors' operations
-anonymously and as a learner (401s and 403s), then as an editor who really writes, on a
-seeded bank of this module's own, with generated requests aimed at what exists so that
-writes, 412s and 428s all happen. A failure there is an app bug or a wrong contract, never
-a reason to weaken the run.
+Schemathesis runs them anonymously and as a learner (401s and 403s), then as an editor who
+really writes, on both backends with TESTING/DEBUG off, on a seeded bank of this module's
+own, with generated requests aimed at what exists so that writes, 412s and 428s all
+happen; then what the runs found, pinned. A failure is an app bug or a wrong contract,
+never a reason to weaken the run.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import os
-import re
-import zlib
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
 import pytest
-import schemathesis
-import yaml
-from schemathesis import GenerationMode
 from schemathesis.core.parameters import ParameterLocation
-from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import func, select
 
-from api import create_app
 from api.bank.models import Question, QuestionTopic, Topic
-from api.config import TestConfig
 from api.extensions import db
-from tests.conftest import unmet_outcomes
 from tests.support.accounts import login_headers, make_user
 from tests.support.apps import build_app, seed_bank_into
-
-ROOT = Path(__file__).resolve().parents[2]
-SPEC_FILE = ROOT / "openapi.yaml"
-SPEC = yaml.safe_load(SPEC_FILE.read_text(encoding="utf-8"))
-
-ROUTED_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
-SPEC_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-# Hypothesis examples per operation in the fuzzing phase; the examples and coverage
-# phases add their own deterministic cases on top. Bounded so the module stays fast;
-# QBANK_CONTRACT_EXAMPLES=300 makes a deeper hunt (about ten minutes).
-MAX_EXAMPLES = int(os.environ.get("QBANK_CONTRACT_EXAMPLES", "25"))
-# Generous: a slow response on a busy CI machine is not a contract breach.
-MAX_RESPONSE_SECONDS = 10.0
-
-
-def _flask_path(rule: str) -> str:
-    """`/topics/<string:slug>` -> `/topics/{slug}`."""
-    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
-
-
-# The route table and the served document need no database.
-BARE_APP = create_app(TestConfig("sqlite://"))
-
-
-def _routes() -> set[tuple[str, str]]:
-    return {
-        (method, _flask_path(rule.rule))
-        for rule in BARE_APP.url_map.iter_rules()
-        for method in rule.methods & ROUTED_METHODS
-    }
-
-
-def _documented() -> set[tuple[str, str]]:
-    return {
-        (method.upper(), path)
-        for path, item in SPEC["paths"].items()
-        for method in item
-        if method in SPEC_METHODS
-    }
-
-
-ROUTES = _routes()
-DOCUMENTED = _documented()
-
-
-def _ids(pairs: set[tuple[str, str]]) -> list[str]:
-    return [f"{method} {path}" for method, path in sorted(pairs)]
-
-
-def _every_operation(schema):
-    """Select every operation by name.
-
-    Schemathesis leaves out the operation that served the schema (`GET /openapi.yaml`)
-    unless a filter names it; a filter matching every path keeps it in.
-    """
-    return schema.include(path_regex="^/")
-
-
-# --------------------------------------------------------------------------- the document
-
-
-def test_served_document_is_the_file():
-    response = BARE_APP.test_client().get("/openapi.yaml")
-    assert response.status_code == 200
-    assert response.mimetype == "application/yaml"
-    assert response.data == SPEC_FILE.read_bytes()
-
-
-def test_document_is_valid_openapi_3_1():
-    assert SPEC["openapi"] == "3.1.0"
-    schema = _every_operation(schemathesis.openapi.from_wsgi("/openapi.yaml", BARE_APP))
-    schema.validate()  # the OpenAPI 3.1 meta-schema
-    # The meta-schema leaves Schema Objects open; check them against JSON Schema 2020-12.
-    for name, component in SPEC["components"]["schemas"].items():
-        try:
-            jsonschema_rs.meta.validate(component)
-        except jsonschema_rs.ValidationError as exc:
-            pytest.fail(f"components/schemas/{name}: {exc}")
-    operations = list(schema.get_all_operations())
-    errors = [result.err() for result in operations if not isinstance(result, Ok)]
-    assert not errors, errors  # every $ref resolves, every operation is usable
-    assert len(operations) == len(DOCUMENTED)
-
-
-def test_operations_are_named_and_summarised():
-    ids = []
-    for path, item in SPEC["paths"].items():
-        for method, operation in item.items():
-            if method not in SPEC_METHODS:
-                continue
-            assert operation.get("operationId"), f"{method.upper()} {path}"
-            assert operation.get("summary"), f"{method.upper()} {path}"
-            ids.append(operation["operationId"])
-    assert len(ids) == len(set(ids)), "operationIds must be unique"
-
-
-def test_every_error_response_is_problem_json():
-    resolve = SPEC["components"]["responses"]
-    for path, item in SPEC["paths"].items():
-        for method, operation in item.items():
-            if method not in SPEC_METHODS:
-                continue
-            responses = operation["responses"]
-            # Conditional GETs can answer 304; writes never do, so they must not list it.
-            needed = ("304", "405", "500") if method == "get" else ("405", "500")
-            for must in needed:
-                assert must in responses, f"{method.upper()} {path} lacks {must}"
-            if method != "get":
-                assert "304" not in responses, f"{method.upper()} {path} can never be 304"
-            for status, response in responses.items():
-                if "$ref" in response:
-                    response = resolve[response["$ref"].rsplit("/", 1)[1]]
-                if int(status) >= 400:
-                    assert list(response["content"]) == ["application/problem+json"], (
-                        f"{method.upper()} {path} {status}"
-                    )
-
-
-# --------------------------------------------------------------------------- routes <-> paths
-
-
-@pytest.mark.parametrize("route", sorted(ROUTES), ids=_ids(ROUTES))
-def test_route_is_documented(route):
-    method, path = route
-    assert route in DOCUMENTED, f"{method} {path} is routed but missing from openapi.yaml"
-
-
-@pytest.mark.parametrize("operation", sorted(DOCUMENTED), ids=_ids(DOCUMENTED))
-def test_documented_operation_is_routed(operation):
-    method, path = operation
-    assert operation in ROUTES, f"{method} {path} is in openapi.yaml but not in api/routes.py"
-
-
-# --------------------------------------------------------------------------- the app keeps it
-
-
-# What only editors (and admins) may do: their own runs below, on a bank of their own.
-EDITOR_OPERATIONS = (
-    "createQuestion",
-    "updateQuestion",
-    "deleteQuestion",
-    "importQuestions",
-    "exportQuestions",
-    "createTopic",
-    "updateTopic",
-    "deleteTopic",
+from tests.support.contract import (
+    EDITOR_OPERATIONS,
+    MAX_EXAMPLES,
+    SPEC,
+    bank_contract,
+    credentials,
+    fingerprint,
+    run_every_case,
+    send_to,
+    unmet_outcomes,
 )
-ALL_PHASES = ("examples", "coverage", "fuzzing")
-
-
-# Loaded from the file (the served document is the file, see above) and built at import,
-# so that pytest collects one test per operation, named after it, for each app below.
-# `schemathesis.pytest.from_fixture` would take the app from a fixture instead, but
-# schemathesis 4.32 sets `Node._nodeid` there, which pytest 9.2 no longer has.
-def _contract(
-    max_examples: int,
-    *,
-    only: tuple[str, ...] = (),
-    without: tuple[str, ...] = (),
-    phases: tuple[str, ...] = ALL_PHASES,
-):
-    """The document as Schemathesis runs it: `only` or `without` these operation ids."""
-    schema = schemathesis.openapi.from_path(SPEC_FILE, config=schemathesis.Config())
-    # Two `include`s select what either matches: name the operations, or take them all.
-    schema = schema.include(operation_id=list(only)) if only else _every_operation(schema)
-    if without:
-        schema = schema.exclude(operation_id=list(without))
-    schema.config.generation.update(
-        modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
-        max_examples=max_examples,
-        database="none",  # no .hypothesis/ directory in the working tree
-    )
-    checks = schema.config.checks
-    checks.update(included_check_names=["all"], max_response_time=MAX_RESPONSE_SECONDS)
-    # A well-formed If-Match naming a version that is no longer current is a 412: the state
-    # of the bank decides, as it decides a 409 for a taken slug. Preconditions are checked
-    # before the body is read (RFC 9110, 13.2.1), so invalid data can meet a 412 too.
-    for check in (checks.positive_data_acceptance, checks.negative_data_rejection):
-        check.expected_statuses = [*check.expected_statuses, "412"]
-    # A missing If-Match is 428 Precondition Required, the status RFC 6585 made for it.
-    checks.missing_required_header.expected_statuses = [
-        *checks.missing_required_header.expected_statuses,
-        "428",
-    ]
-    # The phases a parametrized test runs (stateful runs need a state machine and links).
-    schema.config.phases.update(phases=list(phases))
-    return schema
-
-
-contract = _contract(MAX_EXAMPLES, without=EDITOR_OPERATIONS)
-
-
-@pytest.fixture(scope="session", params=["app", "prod_app"])
-def app_under_test(request, backend):
-    """The seeded app on each backend, as tests use it and with TESTING/DEBUG off."""
-    return request.getfixturevalue(request.param)
-
-
-@contract.parametrize()
-def test_app_keeps_the_contract(case, app_under_test):
-    case.call_and_validate(app=app_under_test)
-
 
 # --------------------------------------------------------------------------- editors' writes
 
 # Anonymous callers (401) and learners (403) are turned away before anything is read:
 # a few generated requests show it, conforming. The coverage phase (hundreds of cases for
 # an import body) runs for the editor, who gets past the door.
-outsider_contract = _contract(
+outsider_contract = bank_contract(
     max(3, MAX_EXAMPLES // 5), only=EDITOR_OPERATIONS, phases=("examples", "fuzzing")
 )
-editor_contract = _contract(MAX_EXAMPLES, only=EDITOR_OPERATIONS)
+editor_contract = bank_contract(MAX_EXAMPLES, only=EDITOR_OPERATIONS)
 
 
 @pytest.fixture(scope="module")
@@ -278,17 +73,6 @@ def role_headers(writable_app) -> dict[str, dict[str, str]]:
     return {"anonymous": {}, **headers}
 
 
-def _credentials(case, headers: dict[str, str]) -> dict[str, str]:
-    """The role's `Authorization`, unless the case leaves out or garbles it on purpose."""
-    return {} if case.operation.schema.is_security_param_negated(case) else headers
-
-
-def _send_to(case, app) -> None:
-    """Requests go to `app`, and so do the probes checks send (`ignored_auth` re-sends a
-    successful request without credentials): those take the schema's transport."""
-    case.operation.schema.app = case.operation.app = app
-
-
 @pytest.fixture(scope="module", params=["anonymous", "learner"])
 def outsider(request) -> str:
     return request.param
@@ -296,8 +80,8 @@ def outsider(request) -> str:
 
 @outsider_contract.parametrize()
 def test_outsiders_cannot_edit(case, writable_app, role_headers, outsider):
-    _send_to(case, writable_app)
-    response = case.call_and_validate(headers=_credentials(case, role_headers[outsider]))
+    send_to(case, writable_app)
+    response = case.call_and_validate(headers=credentials(case, role_headers[outsider]))
     if case.method.upper() == case.operation.method.upper():
         # Without the learner's token (anonymous, or a token Schemathesis made up) a 401,
         # with it a 403; a 404 when no route matches (a question id that is no number).
@@ -332,15 +116,11 @@ class _Bank:
         return response.headers["ETag"] if response.status_code == 200 else None
 
 
-def _fingerprint(value: Any) -> int:
-    return zlib.crc32(json.dumps(value, sort_keys=True, default=repr).encode())
-
-
 def _existing_topics(slugs: Any, pool: list[str]) -> Any:
     """Generated topic slugs, each swapped for one that exists (a question's topics must)."""
     if not isinstance(slugs, list) or not pool:
         return [] if isinstance(slugs, list) else slugs
-    chosen = [pool[_fingerprint(s) % len(pool)] for s in slugs]
+    chosen = [pool[fingerprint(s) % len(pool)] for s in slugs]
     return list(dict.fromkeys(chosen))  # no repeats: topics are a set
 
 
@@ -382,7 +162,7 @@ def _aim(case, bank: _Bank) -> None:
         return not meta.is_negative_at(location)
 
     body = case.body if isinstance(case.body, dict | list | str) else None
-    seed = _fingerprint([case.path_parameters, dict(case.headers or {}), case.query, body])
+    seed = fingerprint([case.path_parameters, dict(case.headers or {}), case.query, body])
     target = None
     path = dict(case.path_parameters or {})
     if "question_id" in path and valid(ParameterLocation.PATH):
@@ -459,23 +239,23 @@ EXPECTED_OUTCOMES = {
     "PATCH /api/v1/topics/{slug}": {200, 412, 428},
     "DELETE /api/v1/topics/{slug}": {204, 412, 428},
 }
-OUTCOMES: dict[str, dict[str, set[int]]] = {}
 
 
-@editor_contract.parametrize()
-def test_editor_keeps_the_contract(case, writable_app, role_headers, backend):
-    _aim(case, _Bank(writable_app))
+def _editor_case(case, app, headers: dict[str, str]) -> tuple[str, int] | None:
+    """Send one case as the editor and judge it; the operation and status it met, unless
+    the case changed the method on purpose."""
+    _aim(case, _Bank(app))
     label = case.operation.label
-    merged = _merged(case, writable_app)
+    merged = _merged(case, app)
     text = (
         label == TEXT_IMPORT
         and case.media_type == "text/plain"
         and case.meta is not None
         and case.meta.generation.mode.is_positive
     )
-    _send_to(case, writable_app)
+    send_to(case, app)
     response = case.call_and_validate(
-        headers=_credentials(case, role_headers["editor"]),
+        headers=credentials(case, headers),
         # Judged below instead, by what the schema cannot say.
         excluded_checks=[positive_data_acceptance] if merged is not None or text else [],
     )
@@ -488,14 +268,34 @@ def test_editor_keeps_the_contract(case, writable_app, role_headers, backend):
     if text:
         assert status < 400 or status in (409, 422, 429), status
     if case.method.upper() == case.operation.method.upper():
-        OUTCOMES.setdefault(backend, {}).setdefault(label, set()).add(status)
+        return label, status
+    return None
 
 
-def test_editor_run_met_every_outcome(backend):
-    """Successful writes, 412s and 428s all happened (and conformed) in the run above."""
-    seen = OUTCOMES.get(backend, {})
-    missing = unmet_outcomes(seen, EXPECTED_OUTCOMES, "editor's")
-    assert not missing, f"never met: {missing}; met: {seen}"
+@editor_contract.parametrize()
+def test_editor_keeps_the_contract(case, writable_app, role_headers):
+    _editor_case(case, writable_app, role_headers["editor"])
+
+
+@pytest.fixture(scope="module")
+def editor_outcomes(writable_app, role_headers) -> dict[str, set[int]]:
+    """Per operation, the statuses a whole editor's run met: a run of its own, so what it
+    checks never depends on which tests ran before."""
+    seen: dict[str, set[int]] = {}
+
+    def record(case) -> None:
+        met = _editor_case(case, writable_app, role_headers["editor"])
+        if met is not None:
+            seen.setdefault(met[0], set()).add(met[1])
+
+    run_every_case(editor_contract, record)
+    return seen
+
+
+def test_editor_run_met_every_outcome(editor_outcomes):
+    """Successful writes, 412s and 428s all happen (and conform) in an editor's run."""
+    missing = unmet_outcomes(editor_outcomes, EXPECTED_OUTCOMES)
+    assert not missing, f"never met: {missing}; met: {editor_outcomes}"
 
 
 # --------------------------------------------------------------------------- found on the way
