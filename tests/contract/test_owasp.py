@@ -1,7 +1,7 @@
 """OWASP API Security Top 10 (2023), one section per item, against the real app.
 
 Each section names the risk and proves the control; the deeper cases live in the
-module of the feature (test_auth.py, test_ratelimit.py, test_contract.py), and the
+module of the feature (accounts/, platform/test_ratelimit.py, contract/), and the
 tests here sweep across every route so that a new route cannot skip a control.
 """
 

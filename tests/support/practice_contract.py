@@ -250,8 +250,8 @@ def _aim_key(case) -> None:
     """An Idempotency-Key made unique to the request it comes with.
 
     Hypothesis draws the same few keys again and again, and a key used before for another
-    request is a 422 (tests/test_practice.py checks that); a repeat of the same request with
-    the same key still replays.
+    request is a 422 (tests/practice/test_idempotency.py checks that); a repeat of the same
+    request with the same key still replays.
     """
     headers = dict(case.headers or {})
     key = headers.get("Idempotency-Key")
