@@ -46,19 +46,24 @@ outsider_contract = bank_contract(
 editor_contract = bank_contract(MAX_EXAMPLES, only=EDITOR_OPERATIONS)
 
 
+def _writable_app(database_url: str):
+    app = build_app(
+        database_url,
+        TESTING=False,
+        DEBUG=False,
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(hours=2),  # a deep run outlasts 15 minutes
+    )
+    seed_bank_into(app)
+    return app
+
+
 @pytest.fixture(scope="module")
 def writable_app(backend, database_factory):
     """A seeded bank of this module's own, with TESTING/DEBUG off: the editor writes to it.
 
     Not the shared `app`, whose bank stays as seeded for every other test.
     """
-    app = build_app(
-        database_factory(backend, "qbank_contract"),
-        TESTING=False,
-        DEBUG=False,
-        JWT_ACCESS_TOKEN_EXPIRES=timedelta(hours=2),  # a deep run outlasts 15 minutes
-    )
-    seed_bank_into(app)
+    app = _writable_app(database_factory(backend, "qbank_contract"))
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -278,17 +283,23 @@ def test_editor_keeps_the_contract(case, writable_app, role_headers):
 
 
 @pytest.fixture(scope="module")
-def editor_outcomes(writable_app, role_headers) -> dict[str, set[int]]:
-    """Per operation, the statuses a whole editor's run met: a run of its own, so what it
-    checks never depends on which tests ran before."""
+def editor_outcomes(backend, database_factory) -> dict[str, set[int]]:
+    """Per operation, the statuses a whole editor's run met: a run of its own, on a bank of
+    its own as seeded, so what it checks never depends on which tests ran before."""
+    app = _writable_app(database_factory(backend, "qbank_contract_outcomes"))
+    editor = login_headers(app, make_user(app, "editor"))
     seen: dict[str, set[int]] = {}
 
     def record(case) -> None:
-        met = _editor_case(case, writable_app, role_headers["editor"])
+        met = _editor_case(case, app, editor)
         if met is not None:
             seen.setdefault(met[0], set()).add(met[1])
 
-    run_every_case(editor_contract, record)
+    try:
+        run_every_case(editor_contract, record)
+    finally:
+        with app.app_context():
+            db.engine.dispose()
     return seen
 
 

@@ -24,6 +24,7 @@ from api.bank.models import Question, Tag, Topic
 from api.extensions import db
 from api.practice.models import SELF_RATINGS, Attempt, Quiz
 from tests.support.accounts import login_headers, make_user
+from tests.support.apps import build_app, seed_bank_into
 from tests.support.contract import fingerprint
 
 V1 = "/api/v1"
@@ -301,3 +302,34 @@ def aim(case, bank: Bank, learner: Learner, *, choose: bool = True) -> None:
     ):
         case.query = {**case.query, "user_id": learner.id}  # your own; another's is a 404
     _aim_key(case)
+
+
+def build_practice_app(database_url: str):
+    """A seeded bank with the choice questions, TESTING/DEBUG off."""
+    app = build_app(database_url, TESTING=False, DEBUG=False)
+    seed_bank_into(app)
+    editor = login_headers(app, make_user(app, "editor"))
+    for question in CHOICE_QUESTIONS:
+        response = app.test_client().post(f"{V1}/questions", json=question, headers=editor)
+        assert response.status_code == 201, response.get_json()
+    return app
+
+
+def prepared_learner(app) -> Learner:
+    """The learner of a run, with quizzes (one finished) and attempts to read."""
+    learner = new_learner(app)
+    client = app.test_client()
+    for _ in range(3):
+        quiz = client.post(f"{V1}/quizzes", json={"count": 3}, headers=learner.headers)
+        assert quiz.status_code == 201, quiz.get_json()
+        body = quiz.get_json()
+        for question in body["questions"]:
+            answered = client.post(
+                f"{V1}/questions/{question['id']}/attempts",
+                json={"self_rating": "good", "quiz_id": body["id"]},
+                headers=learner.headers,
+            )
+            assert answered.status_code == 201, answered.get_json()
+    finished = client.post(f"{V1}/quizzes/{body['id']}/finish", headers=learner.headers)
+    assert finished.status_code == 200, finished.get_json()
+    return learner
