@@ -10,7 +10,7 @@ import urllib.request
 from dataclasses import dataclass, field
 
 from bench.settings import API, ENDPOINTS_ENV, ONE_QUESTION_IDS, SEARCHES
-from tests.live import Server, direct_opener
+from tests.support.live import Server, direct_opener
 
 
 @dataclass

@@ -31,7 +31,7 @@ from bench.settings import (
 )
 from bench.workers import WorkerSampler
 from bench.wrk import WrkResult, run_wrk
-from tests.live import Server, app_env, serve
+from tests.support.live import Server, app_env, serve
 
 
 def run_python(env: dict[str, str], *args: str, timeout: float) -> str:
@@ -80,7 +80,7 @@ def databases(backend: str) -> Iterator:
         raise SystemExit(f"unknown backend {backend!r} (sqlite, postgresql)")
     import psycopg
 
-    from tests.servers import postgres_server
+    from tests.support.servers import postgres_server
 
     with postgres_server() as pg:
         admin = f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres"

@@ -6,7 +6,7 @@ import os
 import threading
 from pathlib import Path
 
-from tests.live import children
+from tests.support.live import children
 
 
 def vm_hwm(pid: int) -> int | None:

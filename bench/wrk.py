@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.endpoints import Endpoint
 from bench.settings import APT_LOCK, CONNECTIONS, LUA, THREADS
-from tests.live import Server
+from tests.support.live import Server
 
 
 def ensure_wrk() -> str:

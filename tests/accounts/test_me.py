@@ -1,0 +1,77 @@
+"""/me: reading and changing one's own profile; a new password needs the current one."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.accounts import DEFAULT_PASSWORD, USER_FIELDS, new_email, register
+from tests.support.tokens import assert_no_secrets, bearer
+
+# --------------------------------------------------------------------------- me
+
+
+def test_me_reads_the_signed_in_user(client):
+    tokens = register(client, display_name="Me").get_json()
+    response = client.get("/api/v1/me", headers=bearer(tokens["access_token"]))
+    assert response.status_code == 200
+    assert response.get_json() == tokens["user"]
+    assert response.headers["Cache-Control"] == "private, no-cache"
+    assert response.headers["ETag"]
+    assert_no_secrets(response)
+
+
+def test_me_patch_changes_profile(client):
+    tokens = register(client).get_json()
+    response = client.patch(
+        "/api/v1/me",
+        headers=bearer(tokens["access_token"]),
+        json={"display_name": "New Name", "timezone": "Europe/Paris"},
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["display_name"] == "New Name" and body["timezone"] == "Europe/Paris"
+    assert set(body) == USER_FIELDS
+    again = client.get("/api/v1/me", headers=bearer(tokens["access_token"])).get_json()
+    assert again["timezone"] == "Europe/Paris"
+
+
+@pytest.mark.parametrize(
+    "payload, fields",
+    [
+        ({"timezone": "Mars/Olympus"}, {"timezone"}),
+        ({"timezone": "../../etc/passwd"}, {"timezone"}),
+        ({"display_name": "x" * 81}, {"display_name"}),
+        ({"password": "a brand new password"}, {"current_password"}),
+        ({"current_password": DEFAULT_PASSWORD}, {"password"}),
+        ({"password": "short", "current_password": DEFAULT_PASSWORD}, {"password"}),
+        ({"role": "admin"}, {"role"}),
+        ({"email": "other@example.com"}, {"email"}),
+    ],
+)
+def test_me_patch_invalid_is_422(client, payload, fields, assert_problem):
+    tokens = register(client).get_json()
+    response = client.patch("/api/v1/me", headers=bearer(tokens["access_token"]), json=payload)
+    body = assert_problem(response, 422)
+    assert set(body["errors"]) == fields
+    me = client.get("/api/v1/me", headers=bearer(tokens["access_token"])).get_json()
+    assert me == tokens["user"]  # nothing changed
+
+
+def test_me_patch_password_needs_the_current_one(client, assert_problem):
+    address = new_email()
+    tokens = register(client, address).get_json()
+    headers = bearer(tokens["access_token"])
+    new = "a brand new password"
+    wrong = client.patch(
+        "/api/v1/me", headers=headers, json={"password": new, "current_password": "x" * 12}
+    )
+    assert assert_problem(wrong, 422)["errors"] == {"current_password": ["Incorrect password."]}
+    right = client.patch(
+        "/api/v1/me", headers=headers, json={"password": new, "current_password": DEFAULT_PASSWORD}
+    )
+    assert right.status_code == 200
+    assert_no_secrets(right)
+    old = client.post("/api/v1/auth/login", json={"email": address, "password": DEFAULT_PASSWORD})
+    assert_problem(old, 401)
+    fresh = client.post("/api/v1/auth/login", json={"email": address, "password": new})
+    assert fresh.status_code == 200

@@ -1,0 +1,171 @@
+"""Rate limits: failed logins per address and per account, registrations, writes; 429 problems.
+
+Each test builds its own app with low limits (hour windows, so a test never straddles
+one), on memory storage and on a real Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from api.extensions import db
+from tests.support.accounts import DEFAULT_PASSWORD, login_headers, make_user, register
+from tests.support.apps import build_app
+
+PROBLEM = "application/problem+json"
+LOGIN = "/api/v1/auth/login"
+GENEROUS = "1000/hour"
+
+
+@pytest.fixture(scope="module")
+def limits_url(backend, database_factory) -> str:
+    return database_factory(backend, "qbank_limits")
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_app(request, limits_url):
+    """make_app(KEY="n/hour", ...): an app on an empty database with those limits."""
+    apps = []
+    storage = {}
+    server = None
+    if request.param == "redis":
+        server = request.getfixturevalue("redis")
+        import redis as redis_client
+
+        with redis_client.Redis.from_url(server.url) as conn:
+            conn.flushdb()  # counters from an earlier test must not leak in
+        storage = {"REDIS_URL": server.url}
+
+    def make(**limits):
+        config = {
+            "RATELIMIT_LOGIN_FAILURES_PER_ADDRESS": GENEROUS,
+            "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT": GENEROUS,
+            "RATELIMIT_REGISTRATIONS_PER_ADDRESS": GENEROUS,
+            "RATELIMIT_WRITES": GENEROUS,
+            **storage,
+            **limits,
+        }
+        app = build_app(limits_url, **config)
+        apps.append(app)
+        return app
+
+    make.storage = request.param
+    make.server = server
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def login(client, email: str, password: str, address: str = "192.0.2.1"):
+    return client.post(
+        LOGIN, json={"email": email, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
+
+
+def assert_429(response, limit: int, detail: str) -> dict:
+    assert response.status_code == 429
+    assert response.mimetype == PROBLEM
+    body = response.get_json(force=True)
+    assert body["status"] == 429 and body["title"] == "Too Many Requests"
+    assert detail in body["detail"]
+    assert 0 < int(response.headers["Retry-After"]) <= 3601
+    assert response.headers["X-RateLimit-Limit"] == str(limit)
+    assert response.headers["X-RateLimit-Remaining"] == "0"
+    assert int(response.headers["X-RateLimit-Reset"]) > 0
+    return body
+
+
+def test_storage_is_the_configured_one(make_app):
+    app = make_app()
+    with app.app_context():
+        from api.extensions import limiter
+
+        expected = "RedisStorage" if make_app.storage == "redis" else "MemoryStorage"
+        assert type(limiter.storage).__name__ == expected
+
+
+def test_failed_logins_per_address(make_app):
+    app = make_app(RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="3/hour")
+    email = make_user(app)
+    client = app.test_client()
+    for n in range(3):
+        response = login(client, f"nobody{n}@example.com", "wrong password!")
+        assert response.status_code == 401
+        assert response.headers["X-RateLimit-Limit"]
+        assert "Retry-After" not in response.headers
+    blocked = login(client, email, DEFAULT_PASSWORD)  # right password, but from that address
+    assert_429(blocked, 3, "from this address")
+    assert login(client, email, DEFAULT_PASSWORD, address="192.0.2.2").status_code == 200
+
+
+def test_failed_logins_per_account(make_app):
+    app = make_app(RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT="2/hour")
+    alice, bob = make_user(app), make_user(app)
+    client = app.test_client()
+    assert login(client, alice, "wrong password!", "192.0.2.1").status_code == 401
+    # Another spelling and another address: still the same account.
+    assert login(client, alice.upper(), "wrong password!", "192.0.2.2").status_code == 401
+    assert_429(login(client, alice, DEFAULT_PASSWORD, "192.0.2.3"), 2, "for this account")
+    assert login(client, bob, DEFAULT_PASSWORD, "192.0.2.1").status_code == 200
+
+
+def test_successful_logins_are_not_counted(make_app):
+    app = make_app(RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT="2/hour")
+    email = make_user(app)
+    client = app.test_client()
+    assert login(client, email, "wrong password!").status_code == 401
+    for _ in range(3):
+        assert login(client, email, DEFAULT_PASSWORD).status_code == 200
+    assert login(client, email, "wrong password!").status_code == 401
+    assert_429(login(client, email, "wrong password!"), 2, "for this account")
+
+
+def test_registrations_per_address(make_app):
+    app = make_app(RATELIMIT_REGISTRATIONS_PER_ADDRESS="2/hour")
+    client = app.test_client()
+
+    def register_from(n: int, address: str = "192.0.2.1"):
+        return register(client, f"reg{n}@example.com", remote_addr=address)
+
+    assert [register_from(n).status_code for n in range(2)] == [201, 201]
+    assert_429(register_from(2), 2, "Too many registrations")
+    assert register_from(3, address="192.0.2.2").status_code == 201
+
+
+def test_writes_are_budgeted_per_user(make_app):
+    app = make_app(RATELIMIT_WRITES="3/hour")
+    first, second = login_headers(app, make_user(app)), login_headers(app, make_user(app))
+    client = app.test_client()
+    for n in range(3):
+        response = client.patch("/api/v1/me", headers=first, json={"display_name": f"n{n}"})
+        assert response.status_code == 200
+        assert response.headers["X-RateLimit-Limit"] == "3"
+        assert response.headers["X-RateLimit-Remaining"] == str(2 - n)
+    blocked = client.patch("/api/v1/me", headers=first, json={"display_name": "again"})
+    assert_429(blocked, 3, "Too many writes")
+    assert client.get("/api/v1/me", headers=first).get_json()["display_name"] == "n2"
+    # Reads are not writes, and another user has a budget of their own.
+    assert client.get("/api/v1/me", headers=first).status_code == 200
+    response = client.patch("/api/v1/me", headers=second, json={"display_name": "other"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("make_app", ["redis"], indirect=True)
+def test_redis_down_fails_open_with_a_warning(make_app, caplog):
+    app = make_app(RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="2/hour")
+    email = make_user(app)
+    client = app.test_client()
+    make_app.server.stop()
+    try:
+        with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+            assert login(client, email, DEFAULT_PASSWORD).status_code == 200
+        assert "falling back to in-memory storage" in caplog.text
+        # Still limited, in this process's memory, while Redis is away.
+        assert login(client, email, "wrong password!").status_code == 401
+        assert login(client, email, "wrong password!").status_code == 401
+        assert_429(login(client, email, DEFAULT_PASSWORD), 2, "from this address")
+    finally:
+        make_app.server.start()

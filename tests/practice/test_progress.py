@@ -1,0 +1,243 @@
+"""Statistics (mine, a question's), listing my attempts, and who may see attempts and quizzes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.support.practice import (
+    V1,
+    Q,
+    attempt,
+    attempts_total,
+    batch,
+    created,
+    far_zone,
+    item,
+    local,
+    new_learner,
+    past,
+    user_id,
+)
+
+# --- statistics ----------------------------------------------------------------------------
+
+
+def test_my_stats(client, learner, slugs):
+    empty = client.get(f"{V1}/me/stats", headers=learner)
+    assert empty.status_code == 200
+    assert empty.headers["Cache-Control"] == "private, no-cache"
+    assert empty.get_json() == {
+        "attempts": 0,
+        "passed": 0,
+        "accuracy": None,
+        "streak_days": 0,
+        "due_now": 0,
+        "topics": [],
+    }
+    good = "A micro web framework written in Python, simple and lightweight, following WSGI."
+    created(attempt(client, learner, slugs["what-is-flask"], answer=good))  # easy: due in days
+    created(attempt(client, learner, slugs["hello-world-app"], self_rating="easy"))
+    failed = batch(client, learner, item(slugs["what-is-a-flask-route"], past(days=1), answer="?!"))
+    assert created(failed)["data"][0]["grade"]["passed"] is False
+    response = client.get(f"{V1}/me/stats", headers=learner)
+    assert response.status_code == 200
+    assert response.headers["ETag"]
+    stats = response.get_json()
+    sizes = {
+        slug: client.get(f"{V1}/topics/{slug}").get_json()["question_count"]
+        for slug in ("basics", "routing")
+    }
+    assert stats["attempts"] == 3
+    assert stats["passed"] == 2
+    assert stats["accuracy"] == 0.667
+    assert stats["due_now"] == 1  # the card failed yesterday
+    assert stats["streak_days"] == 2  # yesterday and today, in UTC
+    assert stats["topics"] == [
+        {
+            "topic": "basics",
+            "name": "Flask basics",
+            "attempts": 2,
+            "passed": 2,
+            "accuracy": 1.0,
+            "questions": sizes["basics"],
+            "mastered": 2,
+            "mastery": round(2 / sizes["basics"], 3),
+        },
+        {
+            "topic": "routing",
+            "name": "Routing and views",
+            "attempts": 2,
+            "passed": 1,
+            "accuracy": 0.5,
+            "questions": sizes["routing"],
+            "mastered": 1,
+            "mastery": round(1 / sizes["routing"], 3),
+        },
+    ]
+    # Relearning the failed card masters it.
+    created(attempt(client, learner, slugs["what-is-a-flask-route"], self_rating="good"))
+    after = client.get(f"{V1}/me/stats", headers=learner).get_json()
+    assert after["topics"][1]["mastered"] == 2
+    assert after["topics"][1]["mastery"] == round(2 / sizes["routing"], 3)
+    assert (after["attempts"], after["passed"], after["accuracy"]) == (4, 3, 0.75)
+
+
+def test_streak_counts_days_in_the_learners_time_zone(client, slugs):
+    app = client.application
+    zone = far_zone()
+    today = datetime.now(zone).date()
+    qid = slugs["what-is-flask"]
+    items = [
+        item(qid, local(today - timedelta(days=1), 0, 30, zone), self_rating="good"),
+        item(qid, local(today - timedelta(days=2), 23, 30, zone), self_rating="good"),
+        item(qid, local(today - timedelta(days=3), 12, 0, zone), self_rating="good"),
+        item(qid, local(today - timedelta(days=5), 12, 0, zone), self_rating="good"),  # a gap
+    ]
+    learner = new_learner(app, timezone=zone.key)
+    assert batch(client, learner, *items).status_code == 201
+    assert client.get(f"{V1}/me/stats", headers=learner).get_json()["streak_days"] == 3
+    created(attempt(client, learner, qid, self_rating="good"))  # today extends it
+    assert client.get(f"{V1}/me/stats", headers=learner).get_json()["streak_days"] == 4
+    # In UTC two of those days are one day, so the streak is shorter.
+    utc_learner = new_learner(app)
+    assert batch(client, utc_learner, *items).status_code == 201
+    assert client.get(f"{V1}/me/stats", headers=utc_learner).get_json()["streak_days"] < 3
+
+
+def test_question_stats_are_public_and_need_five_attempts_for_a_difficulty(
+    client, editor, assert_problem
+):
+    made = client.post(
+        Q,
+        json={
+            "prompt": "What does `app.test_client()` return?",
+            "answer": "A client that sends requests to the app without a server.",
+            "key_points": ["test client", "no server"],
+            "difficulty": "medium",
+            "topics": ["deployment"],
+            "tags": ["testing"],
+        },
+        headers=editor,
+    )
+    assert made.status_code == 201
+    qid = made.get_json()["id"]
+    url = f"{Q}/{qid}/stats"
+    empty = client.get(url)
+    assert empty.status_code == 200
+    assert empty.headers["Cache-Control"] == "public, max-age=60"
+    assert empty.headers["ETag"]
+    assert empty.get_json() == {
+        "question_id": qid,
+        "attempts": 0,
+        "learners": 0,
+        "passed": 0,
+        "pass_rate": None,
+        "average_score": None,
+        "empirical_difficulty": None,
+        "editor_difficulty": "medium",
+    }
+    app = client.application
+    one, two, three = new_learner(app), new_learner(app), new_learner(app)
+    created(attempt(client, one, qid, answer="A test client; no server needed."))
+    created(attempt(client, one, qid, self_rating="again"))
+    created(attempt(client, two, qid, self_rating="good"))
+    created(attempt(client, three, qid, self_rating="hard"))
+    four = client.get(url).get_json()
+    assert (four["attempts"], four["learners"], four["passed"]) == (4, 3, 3)
+    assert four["pass_rate"] == 0.75
+    assert four["average_score"] == 1.0  # only the graded answer has a score
+    assert four["empirical_difficulty"] is None
+    created(attempt(client, three, qid, self_rating="again"))
+    five = client.get(url).get_json()
+    assert (five["attempts"], five["learners"], five["passed"]) == (5, 3, 3)
+    assert five["pass_rate"] == 0.6
+    assert five["empirical_difficulty"] == "medium"
+    assert five["editor_difficulty"] == "medium"
+    assert_problem(client.get(f"{Q}/999999/stats"), 404)
+
+
+# --- listing, ownership and authentication -------------------------------------------------
+
+
+def test_listing_my_attempts_with_filters_and_paging(client, learner, slugs, assert_problem):
+    ids = [
+        created(attempt(client, learner, slugs["what-is-flask"], self_rating=r))["id"]
+        for r in ("again", "good", "easy")
+    ]
+    other = created(attempt(client, learner, slugs["define-route"], self_rating="hard"))["id"]
+    response = client.get(f"{V1}/attempts", query_string={"per_page": 2}, headers=learner)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-cache"
+    assert response.headers["X-Total-Count"] == "4"
+    assert response.headers["ETag"]
+    assert 'rel="next"' in response.headers["Link"]
+    body = response.get_json()
+    assert [a["id"] for a in body["data"]] == [other, ids[2]]  # newest first
+    assert body["meta"] == {"page": 1, "per_page": 2, "total": 4, "pages": 2}
+    second = client.get(
+        f"{V1}/attempts", query_string={"per_page": 2, "page": 2}, headers=learner
+    ).get_json()
+    assert [a["id"] for a in second["data"]] == [ids[1], ids[0]]
+    mine = {"question_id": slugs["what-is-flask"]}
+    assert attempts_total(client, learner, **mine) == 3
+    failed = client.get(f"{V1}/attempts", query_string={"passed": "false"}, headers=learner)
+    assert [a["id"] for a in failed.get_json()["data"]] == [ids[0]]
+    assert attempts_total(client, learner, passed="true", **mine) == 2
+    bad = client.get(f"{V1}/attempts", query_string={"passed": "maybe"}, headers=learner)
+    assert "passed" in assert_problem(bad, 400)["errors"]
+
+
+def test_attempts_and_quizzes_are_private(bank_app, client, admin, slugs, assert_problem):
+    owner, stranger = new_learner(bank_app), new_learner(bank_app)
+    owner_id = user_id(client, owner)
+    mine = created(attempt(client, owner, slugs["what-is-flask"], self_rating="good"))
+    quiz = created(
+        client.post(f"{V1}/quizzes", json={"count": 1, "topic": ["basics"]}, headers=owner)
+    )
+    own_view = client.get(f"{V1}/attempts/{mine['id']}", headers=owner).get_json()
+    own_quiz = client.get(f"{V1}/quizzes/{quiz['id']}", headers=owner).get_json()
+
+    assert_problem(client.get(f"{V1}/attempts/{mine['id']}", headers=stranger), 404)
+    assert_problem(client.get(f"{V1}/quizzes/{quiz['id']}", headers=stranger), 404)
+    assert_problem(client.post(f"{V1}/quizzes/{quiz['id']}/finish", headers=stranger), 404)
+    listed = client.get(f"{V1}/attempts", query_string={"user_id": owner_id}, headers=stranger)
+    assert_problem(listed, 404)
+    assert attempts_total(client, stranger) == 0
+    assert client.get(f"{V1}/quizzes/{quiz['id']}", headers=owner).get_json()["finished_at"] is None
+
+    as_admin = client.get(f"{V1}/attempts/{mine['id']}", headers=admin)
+    assert as_admin.status_code == 200
+    assert as_admin.get_json() == own_view
+    assert client.get(f"{V1}/quizzes/{quiz['id']}", headers=admin).get_json() == own_quiz
+    everything = client.get(f"{V1}/attempts", query_string={"user_id": owner_id}, headers=admin)
+    assert everything.status_code == 200
+    assert [a["id"] for a in everything.get_json()["data"]] == [mine["id"]]
+    assert everything.headers["X-Total-Count"] == "1"
+    assert attempts_total(client, owner, user_id=owner_id) == 1  # naming oneself is fine
+
+
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("post", f"{Q}/1/attempts", {"self_rating": "good"}),
+        ("post", f"{V1}/attempts/batch", {"attempts": []}),
+        ("get", f"{V1}/attempts", None),
+        ("get", f"{V1}/attempts/1", None),
+        ("get", f"{V1}/review", None),
+        ("post", f"{V1}/quizzes", {"count": 1}),
+        ("get", f"{V1}/quizzes/1", None),
+        ("post", f"{V1}/quizzes/1/finish", None),
+        ("get", f"{V1}/me/stats", None),
+        ("patch", f"{V1}/me", {"timezone": "Europe/Paris"}),
+    ],
+)
+def test_anonymous_callers_get_401(client, method, path, body, assert_problem):
+    kwargs = {"json": body} if body is not None else {}
+    response = getattr(client, method)(path, **kwargs)
+    assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    forged = getattr(client, method)(path, headers={"Authorization": "Bearer not.a.jwt"}, **kwargs)
+    assert_problem(forged, 401)
+    assert 'error="invalid_token"' in forged.headers["WWW-Authenticate"]
