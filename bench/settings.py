@@ -10,7 +10,7 @@ BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 LUA = BENCH / "wrk.lua"
 API = "/api/v1"
-APT_LOCK = Path("/tmp/qbank-apt.lock")  # the lock tests/servers.py takes for apt-get too
+APT_LOCK = Path("/tmp/qbank-apt.lock")  # the lock tests/support/servers.py takes for apt-get too
 MB = 1024 * 1024
 
 

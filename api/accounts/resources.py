@@ -61,6 +61,32 @@ def no_content() -> Response:
     return response
 
 
+def failed_login_limits(account_key_func, *, deduct_when):
+    """The failed-login budgets, per client address and per account, shared by every
+    endpoint that checks a password (a wrong one costs the same wherever it is tried)."""
+    per_address = limiter.shared_limit(
+        ratelimit.login_failures_per_address,
+        scope="login-address",
+        key_func=ratelimit.client_address,
+        deduct_when=deduct_when,
+        override_defaults=False,
+        error_message="Too many failed logins from this address; retry after Retry-After seconds.",
+    )
+    per_account = limiter.shared_limit(
+        ratelimit.login_failures_per_account,
+        scope="login-account",
+        key_func=account_key_func,
+        deduct_when=deduct_when,
+        override_defaults=False,
+        error_message="Too many failed logins for this account; retry after Retry-After seconds.",
+    )
+
+    def decorate(fn):
+        return per_address(per_account(fn))
+
+    return decorate
+
+
 class Register(Resource):
     @limiter.limit(
         ratelimit.registrations_per_address,
@@ -81,22 +107,7 @@ class Register(Resource):
 
 
 class Login(Resource):
-    @limiter.shared_limit(
-        ratelimit.login_failures_per_address,
-        scope="login-address",
-        key_func=ratelimit.client_address,
-        deduct_when=ratelimit.failed,
-        override_defaults=False,
-        error_message="Too many failed logins from this address; retry after Retry-After seconds.",
-    )
-    @limiter.shared_limit(
-        ratelimit.login_failures_per_account,
-        scope="login-account",
-        key_func=account_key,
-        deduct_when=ratelimit.failed,
-        override_defaults=False,
-        error_message="Too many failed logins for this account; retry after Retry-After seconds.",
-    )
+    @failed_login_limits(account_key, deduct_when=ratelimit.failed)
     def post(self):
         """Exchange an email and password for access and refresh tokens."""
         data = parse_body(login_schema)
@@ -135,22 +146,7 @@ class Me(Resource):
         return user_schema.dump(service.update_profile(user=current_user(), changes=changes))
 
     @jwt_required()
-    @limiter.shared_limit(
-        ratelimit.login_failures_per_address,
-        scope="login-address",
-        key_func=ratelimit.client_address,
-        deduct_when=ratelimit.password_refused,
-        override_defaults=False,
-        error_message="Too many failed logins from this address; retry after Retry-After seconds.",
-    )
-    @limiter.shared_limit(
-        ratelimit.login_failures_per_account,
-        scope="login-account",
-        key_func=own_account_key,
-        deduct_when=ratelimit.password_refused,
-        override_defaults=False,
-        error_message="Too many failed logins for this account; retry after Retry-After seconds.",
-    )
+    @failed_login_limits(own_account_key, deduct_when=ratelimit.password_refused)
     def delete(self):
         """Delete the own account and everything it practised (needs the current password)."""
         data = parse_body(account_deletion_schema)
