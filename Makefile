@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 export FLASK_APP := api
 export QBANK_ENV ?= development
 
-.PHONY: install serve test lint migrate seed bench clean
+.PHONY: install serve test lint migrate seed bench eval clean
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ test: lint
 # for a short development run. Writes bench/results/latest.md.
 bench: install
 	$(BIN)/python -m bench.run
+
+# Grading quality against the labelled answers in eval/grading (eval/run.py): a benchmark,
+# not a test. Prints agreement, pass rates and separation per split.
+eval: install
+	$(BIN)/python -m eval.run
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
