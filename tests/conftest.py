@@ -23,7 +23,6 @@ from tests.support.problems import check_problem
 from tests.support.servers import postgres_server, redis_server
 
 BACKENDS = [b for b in os.environ.get("QBANK_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
-PROBLEM = "application/problem+json"
 
 @pytest.fixture(scope="session")
 def pg_server():

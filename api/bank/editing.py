@@ -180,24 +180,6 @@ def delete_question(*, question: Question) -> None:
     _commit("The question could not be deleted.")
 
 
-def deletions(
-    *, since, kind: str | None, page: int, per_page: int
-) -> tuple[list[Tombstone], int]:
-    """Tombstones of deletions at or after `since`, oldest first (a sync feed)."""
-    stmt = select(Tombstone)
-    if since is not None:
-        stmt = stmt.where(Tombstone.deleted_at >= since)
-    if kind is not None:
-        stmt = stmt.where(Tombstone.kind == kind)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = db.session.scalars(
-        stmt.order_by(Tombstone.deleted_at, Tombstone.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    return list(rows), int(total or 0)
-
-
 def get_topic_row(slug: str) -> Topic:
     topic = db.session.scalar(select(Topic).where(Topic.slug == slug))
     if topic is None:

@@ -9,7 +9,15 @@ from datetime import datetime
 from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.orm import raiseload, selectinload
 
-from api.bank.models import DIFFICULTIES, Question, QuestionTag, QuestionTopic, Tag, Topic
+from api.bank.models import (
+    DIFFICULTIES,
+    Question,
+    QuestionTag,
+    QuestionTopic,
+    Tag,
+    Tombstone,
+    Topic,
+)
 from api.bank.search import apply_search, index_search
 from api.extensions import db
 from api.platform.errors import NotFound
@@ -212,3 +220,21 @@ def matching_ids(filters: QuestionFilters) -> Select:
     """A SELECT of the ids of the questions matching `filters` (for subqueries)."""
     stmt, _ = filtered(filters, [Question.id])
     return stmt
+
+
+def deletions(
+    *, since, kind: str | None, page: int, per_page: int
+) -> tuple[list[Tombstone], int]:
+    """Tombstones of deletions at or after `since`, oldest first (a sync feed)."""
+    stmt = select(Tombstone)
+    if since is not None:
+        stmt = stmt.where(Tombstone.deleted_at >= since)
+    if kind is not None:
+        stmt = stmt.where(Tombstone.kind == kind)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db.session.scalars(
+        stmt.order_by(Tombstone.deleted_at, Tombstone.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return list(rows), int(total or 0)

@@ -216,7 +216,7 @@ class DeletionList(Resource):
     def get(self):
         """Questions and topics deleted since a moment, oldest first (for offline sync)."""
         args = parse_args(deletion_list_args)
-        rows, total = editorial.deletions(
+        rows, total = service.deletions(
             since=args["since"], kind=args["kind"], page=args["page"], per_page=args["per_page"]
         )
         return paged(

@@ -17,8 +17,8 @@ from api.config import TestConfig
 from api.extensions import db
 from tests.support.accounts import login_headers, make_user
 from tests.support.apps import seed_bank_into, temporary_app
+from tests.support.problems import PROBLEM
 
-PROBLEM = "application/problem+json"
 FORBIDDEN_KEYS = {"password", "password_hash", "search_text", "search_tsv", "sid", "jti"}
 PUBLIC_WRITES = {
     ("POST", "/api/v1/auth/register"),

@@ -13,8 +13,8 @@ import pytest
 from api.extensions import db
 from tests.support.accounts import DEFAULT_PASSWORD, login_headers, make_user, register
 from tests.support.apps import build_app
+from tests.support.problems import PROBLEM
 
-PROBLEM = "application/problem+json"
 LOGIN = "/api/v1/auth/login"
 GENEROUS = "1000/hour"
 

@@ -17,9 +17,10 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
+from tests.support.problems import PROBLEM
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-PROBLEM = "application/problem+json"
 HTTP_TIMEOUT = 15  # seconds per request by default: an answer later than this counts as a hang
 
 
