@@ -1,4 +1,5 @@
-"""Command-line tasks: `flask --app api seed | import-text | gen-bank | create-admin`."""
+"""Command-line tasks: `flask --app api seed | import-text | import-bank | regrade | gen-bank |
+create-admin`."""
 
 from __future__ import annotations
 
@@ -88,6 +89,33 @@ def register(app: Flask) -> None:
         verb = "would import" if dry_run else "imported"
         click.echo(
             f"{verb} {path.name}: " + ", ".join(f"{k} {v}" for k, v in report.as_dict().items())
+        )
+
+    @app.cli.command("regrade")
+    @click.option(
+        "--all", "everything", is_flag=True, help="Also attempts graded by the current grader."
+    )
+    @click.option(
+        "--reschedule",
+        is_flag=True,
+        help="Also rate each re-graded attempt by its new score and rebuild the learners' "
+        "review schedules (learners' own re-ratings are kept).",
+    )
+    @click.option("--dry-run", is_flag=True, help="Report what would change, change nothing.")
+    def regrade_command(everything: bool, reschedule: bool, dry_run: bool) -> None:
+        """Grade stored free-text attempts again with the current grader; report changes.
+
+        By default only attempts graded by an older grader version are re-graded, and
+        review schedules are left as they are.
+        """
+        from api.practice.grading import GRADER_VERSION
+        from api.practice.regrading import regrade
+
+        report = regrade(everything=everything, reschedule=reschedule, dry_run=dry_run)
+        verb = "would re-grade" if dry_run else "re-graded"
+        click.echo(
+            f"{verb} with grader v{GRADER_VERSION}: "
+            + ", ".join(f"{k} {v}" for k, v in report.as_dict().items())
         )
 
     @app.cli.command("gen-bank")

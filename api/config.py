@@ -49,6 +49,8 @@ class Config:
     IMPORT_MAX_BYTES = 8 * 1024 * 1024
     # New questions the review queue offers per day, counted in the learner's time zone.
     NEW_QUESTIONS_PER_DAY = 10
+    # How long after answering a learner may confirm or override an attempt's rating.
+    ATTEMPT_OVERRIDE_WINDOW = timedelta(hours=24)
     PER_PAGE_DEFAULT = 20
     PER_PAGE_MAX = 100
     RANDOM_COUNT_MAX = 50
@@ -111,6 +113,10 @@ class Config:
         for key in ("RESPONSE_CACHE_MAX_BYTES", "ID_POOL_MAX_BYTES"):
             if os.environ.get(key):
                 setattr(self, key, int(os.environ[key]))
+        if os.environ.get("ATTEMPT_OVERRIDE_WINDOW_SECONDS"):
+            self.ATTEMPT_OVERRIDE_WINDOW = timedelta(
+                seconds=int(os.environ["ATTEMPT_OVERRIDE_WINDOW_SECONDS"])
+            )
         self.DEBUG = _bool("FLASK_DEBUG", False)
 
 

@@ -174,6 +174,7 @@ def populate(*, questions: int, learners: int, attempts: int, seed: int = 7) -> 
                     next_due_at=at + INTERVALS[rating],
                 )
             elif qtype == "open" and key_points and roll < 0.5:
+                key_points = [point["text"] for point in key_points]
                 hit = rng.randint(0, len(key_points))
                 score = hit / len(key_points)
                 rating = 1 if score < 0.4 else 2 if score < 0.6 else 3 if score < 0.9 else 4

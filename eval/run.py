@@ -71,6 +71,21 @@ def evaluate(split: str, items: list[dict], key_points: dict[str, list[str]]) ->
     )
 
 
+def show_disagreements(items: list[dict], key_points: dict[str, list]) -> None:
+    """Print the dev answers graded against their label, with what the grader saw."""
+    for item in items:
+        grade = grade_free_text(answer=item["answer"], key_points=key_points[item["question"]])
+        if grade.passed == (item["label"] == "pass"):
+            continue
+        print(f"--- {item['question']} [{item['kind']}] label={item['label']} score={grade.score}")
+        print(f"    {item['answer']}")
+        for point in grade.points:
+            mark = "+" if point.covered else ("x" if point.contradicted_by else "-")
+            said = f" (contradicted by: {point.contradicted_by})" if point.contradicted_by else ""
+            print(f"    {mark} {point.key_point} {list(point.words)}{said}")
+    print()
+
+
 def meets_targets(result: SplitResult) -> dict[str, bool]:
     return {
         "agreement": result.agreement >= TARGETS["agreement"],
@@ -105,14 +120,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bank", type=Path, default=ROOT / "seeds" / "bank.yaml")
     parser.add_argument("--sets", type=Path, default=ROOT / "eval" / "grading")
     parser.add_argument("--check", action="store_true", help="exit 1 unless held-out meets targets")
+    parser.add_argument(
+        "--show-dev",
+        action="store_true",
+        help="also list the dev answers the grader disagrees with (never the held-out ones)",
+    )
+    parser.add_argument(
+        "--split", choices=SPLITS, action="append", help="only these splits (default: all)"
+    )
     args = parser.parse_args(argv)
     key_points = key_points_by_slug(args.bank)
+    if args.show_dev:
+        dev = yaml.safe_load((args.sets / "dev.yaml").read_text(encoding="utf-8"))
+        show_disagreements(dev["answers"], key_points)
     results = []
-    for split in SPLITS:
+    for split in args.split or SPLITS:
         data = yaml.safe_load((args.sets / f"{split}.yaml").read_text(encoding="utf-8"))
         results.append(evaluate(split, data["answers"], key_points))
     print(table(results))
-    heldout = next(r for r in results if r.split == "heldout")
+    heldout = next((r for r in results if r.split == "heldout"), None)
+    if heldout is None:
+        return 0
     met = meets_targets(heldout)
     print("held-out: " + ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in met.items()))
     return 0 if (not args.check or all(met.values())) else 1

@@ -88,7 +88,8 @@ class Question(Timestamped, db.Model):
     slug: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
     prompt: Mapped[str] = mapped_column(Text, nullable=False)
     answer: Mapped[str] = mapped_column(Text, nullable=False)
-    key_points: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    # [{"text": str, "alternatives": [str], "contradictions": [str]}] (bank/payloads.py KeyPoint)
+    key_points: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     # 1 = easy, 2 = medium, 3 = hard: an integer so that sorting by difficulty is meaningful.
     difficulty: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=1)
@@ -142,7 +143,9 @@ class Question(Timestamped, db.Model):
 
     def compute_search_text(self) -> str:
         parts = [self.prompt or "", *(self.alternate_prompts or []), self.answer or ""]
-        parts.extend(self.key_points or [])
+        for point in self.key_points or []:
+            parts.append(point["text"])
+            parts.extend(point["alternatives"])
         return "\n".join(p for p in parts if p)
 
 

@@ -37,6 +37,50 @@ class SourceIn(Schema):
     position = JsonInteger(required=True, validate=validate.Range(min=1, max=10_000_000))
 
 
+class KeyPointObjectIn(Schema):
+    text = SafeString(required=True, validate=validate.Length(min=1, max=200))
+    alternatives = fields.List(
+        SafeString(validate=validate.Length(min=1, max=200)),
+        load_default=list,
+        validate=[validate.Length(max=10), _distinct],
+    )
+    contradictions = fields.List(
+        SafeString(validate=validate.Length(min=1, max=200)),
+        load_default=list,
+        validate=[validate.Length(max=10), _distinct],
+    )
+
+
+class KeyPoint(fields.Field):
+    """A key point: a phrase, or {text, alternatives, contradictions}: other phrasings that
+    also cover it, and misconceptions that contradict it when an answer states them.
+
+    Always loads to the stored form {"text": ..., "alternatives": [...],
+    "contradictions": [...]}.
+    """
+
+    default_error_messages = {
+        "invalid": "A key point is a string, or an object with text and alternatives."
+    }
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._text = SafeString(validate=validate.Length(min=1, max=200))
+        self._object = KeyPointObjectIn()
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            return {"text": self._text.deserialize(value), "alternatives": [], "contradictions": []}
+        if isinstance(value, dict):
+            loaded = self._object.load(value)
+            return {
+                "text": loaded["text"],
+                "alternatives": loaded["alternatives"],
+                "contradictions": loaded["contradictions"],
+            }
+        raise self.make_error("invalid")
+
+
 class QuestionIn(Schema):
     slug = WholeSlug(validate=validate.Length(min=1, max=120))
     prompt = SafeString(required=True, validate=validate.Length(min=3, max=1000))
@@ -46,11 +90,7 @@ class QuestionIn(Schema):
         validate=validate.Length(max=20),
     )
     answer = SafeString(required=True, validate=validate.Length(min=1, max=20_000))
-    key_points = fields.List(
-        SafeString(validate=validate.Length(min=1, max=200)),
-        load_default=list,
-        validate=validate.Length(max=20),
-    )
+    key_points = fields.List(KeyPoint(), load_default=list, validate=validate.Length(max=20))
     note = SafeString(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     difficulty = fields.String(load_default="medium", validate=validate.OneOf(DIFFICULTIES))
     type = fields.String(load_default="open", validate=validate.OneOf(QUESTION_TYPES))

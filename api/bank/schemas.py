@@ -90,6 +90,12 @@ class SourceSchema(Schema):
     position = fields.Integer()
 
 
+class KeyPointSchema(Schema):
+    text = fields.String()
+    alternatives = fields.List(fields.String())
+    contradictions = fields.List(fields.String())
+
+
 class QuestionSchema(Schema):
     id = fields.Integer()
     slug = fields.String()
@@ -105,7 +111,7 @@ class QuestionSchema(Schema):
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
     answer = fields.String()
-    key_points = fields.List(fields.String())
+    key_points = fields.List(fields.Nested(KeyPointSchema))
     correct_choices = fields.List(fields.Integer(), allow_none=True)
     note = fields.String(allow_none=True)
 

@@ -156,7 +156,9 @@ def _question_row(rng: random.Random, n: int, created: datetime, now: datetime) 
         "slug": f"generated-{n}",
         "prompt": prompt,
         "answer": answer,
-        "key_points": key_points,
+        "key_points": [
+            {"text": text, "alternatives": [], "contradictions": []} for text in key_points
+        ],
         "note": None,
         "difficulty": rng.randint(1, 3),
         "type": kind,

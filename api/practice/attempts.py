@@ -209,9 +209,117 @@ def record_attempt(
         "answered_at": when,
         "created_at": utcnow(),
         "next_due_at": review.due,
+        "grader_version": result.version if kind == "free_text" else None,
+        "confidence": result.confidence if result is not None else None,
+        "points": [p.as_dict() for p in result.points] if kind == "free_text" else None,
+        "override_rating": None,
+        "overridden_at": None,
+        "graded_rating": None,
+        "graded_passed": None,
     }
     attempt["id"] = connection.execute(_INSERT_ATTEMPT, attempt).inserted_primary_key[0]
     return attempt, question
+
+
+def _replay(history: list[Attempt | Row]) -> dict[str, Any] | None:
+    """A learner's card for one question, rebuilt from their attempts in answer order.
+
+    Each attempt's stored (final) rating goes through the same FSRS scheduler as when it
+    was made; returns the review-state columns, or None for no attempt.
+    """
+    card = None
+    state: dict[str, Any] | None = None
+    for attempt in history:
+        review = scheduling.schedule(
+            card=card, rating=scheduling.Rating(attempt.rating), reviewed_at=attempt.answered_at
+        )
+        card = review.state
+        state = {
+            "card": review.state,
+            "due": review.due,
+            "stability": review.stability,
+            "reviews": (state["reviews"] if state else 0) + 1,
+            "lapses": (state["lapses"] if state else 0) + (0 if attempt.passed else 1),
+            "last_passed": attempt.passed,
+            "first_reviewed_at": state["first_reviewed_at"] if state else attempt.answered_at,
+            "last_reviewed_at": attempt.answered_at,
+        }
+    return state
+
+
+def _history(user_id: int, question_id: int) -> list[Attempt]:
+    return list(
+        db.session.scalars(
+            select(Attempt)
+            .where(Attempt.user_id == user_id, Attempt.question_id == question_id)
+            .order_by(Attempt.answered_at, Attempt.id)
+        )
+    )
+
+
+def reschedule(user_id: int, question_id: int) -> None:
+    """Rewrite a learner's card for a question from their attempts (not committed)."""
+    db.session.get(ReviewState, (user_id, question_id), with_for_update=True)
+    _store_card(user_id, question_id, _replay(_history(user_id, question_id)))
+
+
+def _store_card(user_id: int, question_id: int, state: dict[str, Any] | None) -> None:
+    card = db.session.get(ReviewState, (user_id, question_id))
+    if state is None:
+        if card is not None:
+            db.session.delete(card)
+        return
+    if card is None:
+        card = ReviewState(user_id=user_id, question_id=question_id, **state)
+        db.session.add(card)
+    else:
+        for name, value in state.items():
+            setattr(card, name, value)
+
+
+def override_attempt(
+    *, user_id: int, attempt_id: int, self_rating: str, now: datetime, window
+) -> tuple[Attempt, bool]:
+    """The learner's final word on an attempt's rating (not committed).
+
+    Returns the attempt and whether anything changed. Giving the rating the attempt
+    already has is a no-op (idempotent); otherwise the attempt must be the learner's latest
+    on its question and at most ``window`` old, or Conflict. The card is rebuilt by
+    replaying every attempt on the question through FSRS with the new rating, not patched.
+    """
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None or attempt.user_id != user_id:
+        raise NotFound(f"There is no attempt {attempt_id}.")
+    if attempt.override_rating == self_rating:
+        return attempt, False
+    # Lock the card first: a concurrent answer to the same question waits for us, or we
+    # for it, and then see its attempt below.
+    db.session.get(ReviewState, (user_id, attempt.question_id), with_for_update=True)
+    deadline = attempt.created_at + window
+    if now > deadline:
+        raise Conflict(
+            f"Attempt {attempt_id} can no longer be re-rated: the window closed at "
+            f"{deadline.isoformat()}."
+        )
+    history = _history(user_id, attempt.question_id)
+    if history[-1].id != attempt.id:
+        raise Conflict(
+            f"You answered question {attempt.question_id} again after attempt {attempt_id}; "
+            "only your latest attempt on a question can be re-rated."
+        )
+    rating = scheduling.rating_for(self_rating=self_rating)
+    if attempt.override_rating is None:
+        attempt.graded_rating = attempt.rating
+        attempt.graded_passed = attempt.passed
+    attempt.override_rating = self_rating
+    attempt.overridden_at = now
+    attempt.rating = int(rating)
+    attempt.passed = self_rating != "again"
+    state = _replay(history)
+    assert state is not None  # the history holds this attempt
+    attempt.next_due_at = state["due"]
+    _store_card(user_id, attempt.question_id, state)
+    return attempt, True
 
 
 def own_attempt(*, user_id: int, attempt_id: int, admin: bool) -> Attempt:

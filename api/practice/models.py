@@ -85,6 +85,17 @@ class Attempt(db.Model):
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     next_due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Free text: which grader graded it (api/practice/grading.py GRADER_VERSION), how sure
+    # it was, and per key point what covered or contradicted it.
+    grader_version: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    confidence: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    points: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # The learner's final word (PATCH /attempts/{id}): their rating, when they gave it, and
+    # the rating and verdict it replaced; `rating` and `passed` then hold the learner's.
+    override_rating: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    overridden_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    graded_rating: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    graded_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
     __table_args__ = (
         CheckConstraint("kind IN ('free_text', 'choice', 'self_rating')", name="kind_allowed"),

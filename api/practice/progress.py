@@ -165,6 +165,13 @@ def learner_stats(*, user: User, now: datetime) -> dict[str, Any]:
                 "mastery": _ratio(mastered.get(slug, 0), sizes.get(slug, 0)) or 0.0,
             }
         )
+    overrides = db.session.execute(
+        select(
+            func.count(Attempt.id),
+            func.sum(case((Attempt.rating > Attempt.graded_rating, 1), else_=0)),
+            func.sum(case((Attempt.rating < Attempt.graded_rating, 1), else_=0)),
+        ).where(Attempt.user_id == user.id, Attempt.override_rating.is_not(None))
+    ).one()
     due_now = db.session.scalar(
         select(func.count())
         .select_from(ReviewState)
@@ -174,6 +181,12 @@ def learner_stats(*, user: User, now: datetime) -> dict[str, Any]:
         "attempts": int(total or 0),
         "passed": int(passed_total or 0),
         "accuracy": _ratio(int(passed_total or 0), int(total or 0)),
+        # Ratings the learner confirmed or changed after grading (PATCH /attempts/{id}).
+        "overrides": {
+            "total": int(overrides[0] or 0),
+            "raised": int(overrides[1] or 0),
+            "lowered": int(overrides[2] or 0),
+        },
         "streak_days": _streak(user, now),
         "due_now": int(due_now or 0),
         "topics": topics,

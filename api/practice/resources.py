@@ -9,6 +9,7 @@ from api.accounts.authentication import current_user
 from api.accounts.roles import role_required
 from api.bank.reading import QuestionFilters
 from api.bank.schemas import questions_schema
+from api.extensions import db
 from api.platform.db_types import utcnow
 from api.platform.errors import InvalidBody, NotFound
 from api.platform.parsing import parse_args, parse_body
@@ -18,6 +19,7 @@ from api.practice.idempotency import KEY_MAX, Outcome, request_fingerprint, run_
 from api.practice.schemas import (
     attempt_in_schema,
     attempt_list_args,
+    attempt_override_schema,
     attempt_schema,
     attempts_schema,
     batch_in_schema,
@@ -71,7 +73,19 @@ def _reply(attempt, question) -> dict:
         "model_answer": question.answer,
         "correct_choices": question.correct_choices,
         "note": question.note,
+        "override_hint": _override_hint(attempt),
     }
+
+
+def _override_hint(attempt) -> str | None:
+    """An uncertain grade invites the learner to have the final word."""
+    if attempt["confidence"] != "uncertain":
+        return None
+    return (
+        "This grade is uncertain. Compare your answer with the model answer, then confirm "
+        f"or change the rating with PATCH {url_for('attemptitem', attempt_id=attempt['id'])} "
+        '{"self_rating": "again|hard|good|easy"}.'
+    )
 
 
 class QuestionAttempts(Resource):
@@ -158,6 +172,24 @@ class AttemptItem(Resource):
             user_id=user.id, attempt_id=attempt_id, admin=user.role == "admin"
         )
         return attempt_schema.dump(attempt)
+
+    @role_required("learner")
+    def patch(self, attempt_id: int):
+        """Confirm or override your attempt's rating; your card is rescheduled by it."""
+        parse_args(no_args)
+        _existing_id(attempt_id, "attempt")
+        data = parse_body(attempt_override_schema)
+        attempt, changed = attempts.override_attempt(
+            user_id=current_user().id,
+            attempt_id=attempt_id,
+            self_rating=data["self_rating"],
+            now=utcnow(),
+            window=current_app.config["ATTEMPT_OVERRIDE_WINDOW"],
+        )
+        body = attempt_schema.dump(attempt)
+        if changed:
+            db.session.commit()
+        return body, 200, NO_STORE
 
 
 class Review(Resource):

@@ -9,9 +9,9 @@ self_rating                "again"         Again
 self_rating                "hard"          Hard
 self_rating                "good"          Good
 self_rating                "easy"          Easy
-score (graded free text)   < 0.4           Again
-score                      0.4 .. < 0.6    Hard
-score                      0.6 .. < 0.9    Good
+score (graded free text)   < 0.5           Again (the grader's pass mark)
+score                      0.5 .. < 0.7    Hard
+score                      0.7 .. < 0.9    Good
 score                      >= 0.9          Easy
 score, ``exact=True``      0.0             Again
 score, ``exact=True``      1.0             Good (never Easy)
@@ -76,9 +76,9 @@ def rating_for(
         raise ValueError("score must be a number")
     if math.isnan(score) or not 0.0 <= score <= 1.0:
         raise ValueError("score must be between 0 and 1")
-    if score < 0.4:
+    if score < 0.5:
         return Rating.Again
-    if score < 0.6:
+    if score < 0.7:
         return Rating.Hard
     if score < 0.9 or exact:
         return Rating.Good

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from flask import current_app
+from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 from marshmallow.utils import get_value
 
 from api.bank.payloads import JsonInteger, WholeSlug
@@ -79,20 +80,69 @@ class ReviewArgs(FilterArgs):
     limit = QueryInteger(load_default=20, validate=validate.Range(min=1, max=100))
 
 
+class AttemptOverrideIn(Schema):
+    """PATCH /attempts/{id}: the learner's own rating, confirming or replacing the grade's."""
+
+    self_rating = fields.String(required=True, validate=validate.OneOf(SELF_RATINGS))
+
+
+class KeyPointResultSchema(Schema):
+    key_point = fields.String()
+    covered = fields.Boolean()
+    credit = fields.Float()
+    words = fields.List(fields.String())
+    contradicted_by = fields.String(allow_none=True)
+
+
 class GradeSchema(Schema):
     score = fields.Float(allow_none=True)
-    passed = fields.Boolean()
+    passed = fields.Boolean(attribute="graded_passed")
     matched = fields.List(fields.String())
     missed = fields.List(fields.String())
     feedback = fields.String()
+    confidence = fields.String(allow_none=True)
+    key_points = fields.List(
+        fields.Nested(KeyPointResultSchema), attribute="points", allow_none=True
+    )
+    grader_version = fields.Integer(allow_none=True)
 
 
 grade_schema = GradeSchema()
 
 
+_GRADE_COLUMNS = (
+    "score",
+    "matched",
+    "missed",
+    "feedback",
+    "confidence",
+    "points",
+    "grader_version",
+)
+
+
 def _grade(attempt) -> dict:
-    """The grading columns of an attempt (a model or the dict of a row just inserted)."""
-    return grade_schema.dump({name: get_value(attempt, name) for name in grade_schema.fields})
+    """The grading columns of an attempt (a model or the dict of a row just inserted).
+
+    `passed` here is the grader's verdict, kept when the learner overrides it.
+    """
+    columns = {name: get_value(attempt, name) for name in _GRADE_COLUMNS}
+    graded_passed = get_value(attempt, "graded_passed")
+    columns["graded_passed"] = (
+        get_value(attempt, "passed") if graded_passed in (None, missing) else graded_passed
+    )
+    return grade_schema.dump(columns)
+
+
+def _override(attempt) -> dict | None:
+    rating = get_value(attempt, "override_rating")
+    if rating in (None, missing):
+        return None
+    return {
+        "self_rating": rating,
+        "overridden_at": get_value(attempt, "overridden_at").isoformat(),
+        "graded_rating": RATING_NAMES[get_value(attempt, "graded_rating")],
+    }
 
 
 class AttemptSchema(Schema):
@@ -108,9 +158,17 @@ class AttemptSchema(Schema):
     self_rating = fields.String(allow_none=True)
     grade = fields.Function(_grade)
     rating = fields.Function(lambda a: RATING_NAMES[get_value(a, "rating")])
+    passed = fields.Boolean()
+    override = fields.Function(_override)
+    override_until = fields.Method("_override_until")
     answered_at = fields.AwareDateTime()
     created_at = fields.AwareDateTime()
     next_review_at = fields.AwareDateTime(attribute="next_due_at")
+
+    def _override_until(self, attempt) -> str:
+        """Until when the learner may confirm or override the rating (PATCH)."""
+        window = current_app.config["ATTEMPT_OVERRIDE_WINDOW"]
+        return (get_value(attempt, "created_at") + window).isoformat()
 
 
 class ReviewItemSchema(Schema):
@@ -122,6 +180,7 @@ class ReviewItemSchema(Schema):
 
 
 attempt_in_schema = AttemptIn()
+attempt_override_schema = AttemptOverrideIn()
 batch_in_schema = BatchIn()
 attempt_schema = AttemptSchema()
 attempts_schema = AttemptSchema(many=True)

@@ -106,6 +106,23 @@ def test_taken_explicit_slug_is_409(bank_app, client, editor):
         ({"choices": ["a", "b"]}, "choices"),
         ({"topics": ["Not A Slug"]}, "topics.0"),
         ({"key_points": "one string"}, "key_points"),
+        ({"key_points": [5]}, "key_points.0"),
+        ({"key_points": [{"alternatives": ["shell"]}]}, "key_points.0.text"),
+        ({"key_points": [{"text": ""}]}, "key_points.0.text"),
+        ({"key_points": [{"text": "shell", "weight": 2}]}, "key_points.0.weight"),
+        (
+            {"key_points": [{"text": "shell", "alternatives": ["a", "a"]}]},
+            "key_points.0.alternatives",
+        ),
+        (
+            {"key_points": [{"text": "shell", "alternatives": ["x"] * 11}]},
+            "key_points.0.alternatives",
+        ),
+        (
+            {"key_points": [{"text": "shell", "contradictions": "no"}]},
+            "key_points.0.contradictions",
+        ),
+        ({"key_points": ["a"] * 21}, "key_points"),
         ({"answer": "x" * 20_001}, "answer"),
     ],
 )
@@ -310,3 +327,41 @@ def test_invalid_topic_is_422(client, editor):
     response = client.post(T, json={"slug": "Bad Slug", "name": ""}, headers=editor)
     assert response.status_code == 422
     assert set(response.get_json()["errors"]) == {"slug", "name"}
+
+
+def test_key_points_with_alternatives_and_contradictions(client, editor):
+    points = [
+        "interactive shell",
+        {"text": "application context", "alternatives": ["app context pushed"]},
+        {"text": "app and db in scope", "contradictions": ["starts the server"]},
+    ]
+    body = new_question(
+        prompt="What does the `flask shell` command put in scope?", key_points=points
+    )
+    created = client.post(Q, json=body, headers=editor)
+    assert created.status_code == 201, created.get_json()
+    qid = created.get_json()["id"]
+    stored = client.get(f"{Q}/{qid}", query_string={"include": "answer"}).get_json()
+    assert stored["key_points"] == [
+        {"text": "interactive shell", "alternatives": [], "contradictions": []},
+        {
+            "text": "application context",
+            "alternatives": ["app context pushed"],
+            "contradictions": [],
+        },
+        {
+            "text": "app and db in scope",
+            "alternatives": [],
+            "contradictions": ["starts the server"],
+        },
+    ]
+    # editable like any field, and what is read back can be written back as it is
+    etag = client.get(f"{Q}/{qid}").headers["ETag"]
+    changed = stored["key_points"][:2]
+    changed[0] = {**changed[0], "alternatives": ["a Python REPL"]}
+    patched = client.patch(
+        f"{Q}/{qid}", json={"key_points": changed}, headers={**editor, "If-Match": etag}
+    )
+    assert patched.status_code == 200, patched.get_json()
+    again = client.get(f"{Q}/{qid}", query_string={"include": "answer"}).get_json()
+    assert again["key_points"] == changed

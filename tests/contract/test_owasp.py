@@ -32,6 +32,7 @@ PUBLIC_WRITES = {
 LEARNER_WRITES = {
     ("POST", "/api/v1/questions/<int:question_id>/attempts"),
     ("POST", "/api/v1/attempts/batch"),
+    ("PATCH", "/api/v1/attempts/<int:attempt_id>"),
     ("POST", "/api/v1/quizzes"),
     ("POST", "/api/v1/quizzes/<int:quiz_id>/finish"),
 }

@@ -85,6 +85,7 @@ EXPECTED_OUTCOMES = {
     "GET /api/v1/attempts": {200, 400},
     "POST /api/v1/attempts/batch": {201, 422},
     "GET /api/v1/attempts/{attempt_id}": {200, 404},
+    "PATCH /api/v1/attempts/{attempt_id}": {200, 404, 409, 422},
     "GET /api/v1/review": {200, 400},
     "POST /api/v1/quizzes": {201, 422},
     "GET /api/v1/quizzes/{quiz_id}": {200, 404},

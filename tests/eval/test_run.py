@@ -40,3 +40,11 @@ def test_make_eval_prints_both_splits(capsys):
     assert main([]) == 0  # without --check the exit status says nothing about the numbers
     out = capsys.readouterr().out
     assert "| dev |" in out and "| heldout |" in out and "held-out:" in out
+
+
+def test_tuning_reads_the_dev_split_alone(capsys):
+    """What tuning uses (`--split dev --show-dev`) never grades or prints held-out answers."""
+    assert main(["--split", "dev", "--show-dev"]) == 0
+    out = capsys.readouterr().out
+    assert "| dev |" in out
+    assert "heldout" not in out and "held-out:" not in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -66,6 +67,36 @@ def test_downgrade_removes_everything_and_upgrade_again(migrated_app):
     assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
     upgrade()
     assert {"questions", "topics", "tags"} <= set(inspect(db.engine).get_table_names())
+
+
+def test_key_points_become_objects_and_back(migrated_app, backend):
+    """0007 turns stored key point strings into {text, alternatives, contradictions}."""
+    downgrade(revision="0006_provenance")
+    insert = (
+        "INSERT INTO questions (slug, prompt, answer, key_points, difficulty, type, "
+        "alternate_prompts, sources, search_text, version) VALUES ('kp', 'Why?', 'Because.', "
+        "{points}, 1, 'open', {empty}, {empty}, 'Why? Because.', 3)"
+    )
+    cast = "CAST('{}' AS JSON)" if backend == "postgresql" else "'{}'"
+    points = cast.format('["first point", "second"]')
+    db.session.execute(text(insert.format(points=points, empty=cast.format("[]"))))
+    db.session.commit()
+    upgrade()
+    row = db.session.execute(
+        text("SELECT key_points, version FROM questions WHERE slug = 'kp'")
+    ).one()
+    stored = row.key_points if isinstance(row.key_points, list) else json.loads(row.key_points)
+    assert stored == [
+        {"text": "first point", "alternatives": [], "contradictions": []},
+        {"text": "second", "alternatives": [], "contradictions": []},
+    ]
+    assert row.version == 3  # the content did not change
+    db.session.commit()
+    downgrade(revision="0006_provenance")
+    back = db.session.execute(text("SELECT key_points FROM questions WHERE slug = 'kp'")).scalar()
+    assert (back if isinstance(back, list) else json.loads(back)) == ["first point", "second"]
+    db.session.commit()
+    upgrade()
 
 
 # --- The migrations' frozen DDL and the models' schema never drift apart ---------------------

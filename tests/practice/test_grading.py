@@ -1,4 +1,9 @@
-"""api.practice.grading: free-text grading against key points, and exact choices."""
+"""api.practice.grading: free-text grading against key points, and exact choices.
+
+Each tricky behaviour is pinned on its own: a paraphrase through an alternative phrasing,
+a negation, an opposite, a neighbouring concept, typos, compounds, code names. How well
+the grader agrees with people overall is measured by `make eval`, not asserted here.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,13 @@ import dataclasses
 import pytest
 
 from api.practice.grading import (
+    CONFIDENCES,
+    GRADER_VERSION,
+    MAX_ALTERNATIVES,
     MAX_ANSWER_CHARS,
     MAX_KEY_POINTS,
-    Grade,
+    PART_CREDIT,
+    KeyPoint,
     content_words,
     grade_choices,
     grade_free_text,
@@ -25,123 +34,168 @@ FLASK = [
 ]
 
 
+def point(grade, text):
+    return next(p for p in grade.points if p.key_point == text)
+
+
 def test_self_ratings() -> None:
     assert SELF_RATINGS == ("again", "hard", "good", "easy")
 
 
 def test_paraphrase_with_word_order_inflection_and_typos_passes() -> None:
     answer = (
-        "Under the hood it uses Jinja2 templates and Werkzueg. A decorater on the app "
+        "Under the hood it uses Jinja2 templates and Werkzueg. An @app.route decorater "
         "registers the routing, and Flask-Migrate runs the database migration scripts."
     )
     grade = grade_free_text(answer=answer, key_points=FLASK)
     assert grade.matched == FLASK[:3]
     assert grade.missed == [FLASK[3]]
-    assert grade.score == 0.75
     assert grade.passed is True
-    assert grade.feedback == "You covered 3 of 4 key points. Add: follows the WSGI standard."
+    assert grade.version == GRADER_VERSION
+    # missed points are named as the editor wrote them, case kept
+    assert grade.feedback == "You covered 3 of 4 key points. Add: Follows the WSGI standard."
 
 
-def test_unrelated_answer_fails_with_everything_missed() -> None:
+def test_an_alternative_phrasing_covers_its_point() -> None:
+    wsgi = KeyPoint(text="follows the WSGI standard", alternatives=("built on WSGI",))
+    answer = "Flask apps are built on WSGI."
+    assert not grade_free_text(answer=answer, key_points=[wsgi.text]).passed
+    grade = grade_free_text(answer=answer, key_points=[wsgi])
+    assert grade.passed and grade.matched == ["follows the WSGI standard"]
+    # the bank's stored form works the same
+    stored = {"text": wsgi.text, "alternatives": list(wsgi.alternatives)}
+    assert grade_free_text(answer=answer, key_points=[stored]) == grade
+
+
+def test_a_negation_contradicts_the_point_and_the_feedback_quotes_it() -> None:
     grade = grade_free_text(
-        answer="Photosynthesis turns light into chemical energy inside chloroplasts.",
-        key_points=FLASK,
+        answer="Flask does not follow the WSGI standard, it has its own protocol.",
+        key_points=["follows the WSGI standard"],
     )
-    assert grade == Grade(
-        score=0.0,
-        passed=False,
-        matched=[],
-        missed=FLASK,
-        feedback=grade.feedback,
-    )
-    assert grade.feedback.startswith("You covered none of the 4 key points. Add: ")
-    for point in ("built on Werkzeug and Jinja2", "follows the WSGI standard"):
-        assert point in grade.feedback
-
-
-def test_feedback_names_only_the_missing_points() -> None:
-    grade = grade_free_text(
-        answer="It follows WSGI and is built on werkzeug and jinja2.", key_points=FLASK
-    )
-    assert grade.matched == [FLASK[0], FLASK[3]]
-    assert grade.score == 0.5
-    assert grade.passed is False
-    assert "2 of 4" in grade.feedback
-    assert "app.route decorator" in grade.feedback
-    assert "Flask-Migrate" in grade.feedback
-    assert "Werkzeug" not in grade.feedback
-
-
-def test_everything_covered() -> None:
-    answer = (
-        "flask: built on werkzeug + jinja2; routes registered via @app.route decorators; "
-        "database migrations handled by flask-migrate; follows the wsgi standard"
-    )
-    grade = grade_free_text(answer=answer, key_points=FLASK)
-    assert (grade.score, grade.passed, grade.missed) == (1.0, True, [])
-    assert grade.feedback == "You covered all 4 key points."
+    assert grade.score == 0.0 and not grade.passed
+    result = grade.points[0]
+    assert result.covered is False
+    assert result.contradicted_by == "not follow the wsgi standard"
+    assert 'Your answer says "not follow the wsgi standard"' in grade.feedback
 
 
 @pytest.mark.parametrize(
     "answer",
     [
-        "FOLLOWS THE WSGI STANDARD!!!",
-        "follows... the W.S.G.I? no: the WSGI -- standard",
-        "the standard it follows: (WSGI)",
-        "  wsgi,standard,follows  ",
+        "You should never run the development server behind a proxy.",
+        "Run the app without the development server behind a proxy.",
+        "Use gunicorn instead of the development server behind a proxy.",
+        "It cannot run the development server behind a proxy.",
     ],
 )
-def test_case_punctuation_and_order_do_not_matter(answer: str) -> None:
-    grade = grade_free_text(answer=answer, key_points=["Follows the WSGI standard."])
-    assert grade.matched == ["Follows the WSGI standard."]
-    assert grade.score == 1.0
-    assert grade.feedback == "You covered the key point."
+def test_negation_cues(answer: str) -> None:
+    grade = grade_free_text(answer=answer, key_points=["development server behind a proxy"])
+    assert not grade.passed
+    assert grade.points[0].contradicted_by
 
 
-def test_feedback_for_a_single_missed_point() -> None:
-    grade = grade_free_text(answer="no idea", key_points=["Follows the WSGI standard."])
-    assert grade.feedback == "You did not cover the key point. Add: follows the WSGI standard."
+def test_a_negation_ends_with_its_clause() -> None:
+    grade = grade_free_text(
+        answer="Flask doesn't include an ORM, so you choose your own components.",
+        key_points=["choose your own components"],
+    )
+    assert grade.passed and grade.points[0].contradicted_by is None
 
 
 @pytest.mark.parametrize(
-    ("a", "b"),
+    "answer",
     [
-        ("migrations", "migration"),
-        ("migration", "migrate"),
-        ("routing", "routes"),
-        ("decorated", "decorator"),
-        ("decorater", "decorator"),
-        ("registered", "register"),
-        ("libraries", "library"),
-        ("mapping", "mapped"),
-        ("classes", "class"),
-        ("using", "use"),
+        "Not only does it follow the WSGI standard, it is also small.",
+        "Don't forget: it follows the WSGI standard.",
     ],
 )
-def test_stemmer_joins_inflections(a: str, b: str) -> None:
-    assert stem(a) == stem(b)
+def test_phrases_that_only_look_negative(answer: str) -> None:
+    assert grade_free_text(answer=answer, key_points=["follows the WSGI standard"]).passed
 
 
-def test_stemmer_leaves_short_and_vowelless_words() -> None:
-    assert [stem(w) for w in ("string", "status", "api", "404", "process")] == [
-        "string",
-        "status",
-        "api",
-        "404",
-        "process",
-    ]
+def test_an_opposite_word_contradicts() -> None:
+    grade = grade_free_text(
+        answer="Flask-CORS blocks requests from other domains so browsers can never call you.",
+        key_points=["allows requests from other domains"],
+    )
+    assert not grade.passed
+    assert grade.points[0].contradicted_by == "blocks"
 
 
-def test_content_words_drop_stop_words_and_repeats() -> None:
-    assert content_words("The routes are routed by the router.") == ["rout"]
-    assert content_words("What is it?") == ["what", "is", "it"]
+def test_a_negative_key_point_needs_the_negation() -> None:
+    points = ["not for production"]
+    assert grade_free_text(answer="Never use it in production.", key_points=points).passed
+    assert not grade_free_text(answer="Use it in production.", key_points=points).passed
 
 
-def test_a_key_point_needs_most_of_its_words() -> None:
-    point = ["Sessions are signed cookies stored client-side"]
-    # session, sign, cooki, stor, client, side: 4 of 6 is enough, 3 of 6 is not
-    assert grade_free_text(answer="signed session cookies on the client", key_points=point).passed
-    assert not grade_free_text(answer="session cookies on the client", key_points=point).passed
+def test_the_denied_text_of_a_point_wins_over_an_alternative() -> None:
+    both = KeyPoint(
+        text="authentication and authorization", alternatives=("login and permissions",)
+    )
+    grade = grade_free_text(
+        answer="It only does authorization; it doesn't handle authentication at all, "
+        "for logging in you need another extension.",
+        key_points=[both],
+    )
+    assert not grade.passed
+    assert grade.points[0].contradicted_by.startswith("doesnt handle authentication")
+
+
+def test_a_stated_misconception_contradicts_its_point() -> None:
+    wsgi = KeyPoint(
+        text="follows the WSGI standard",
+        alternatives=("built on WSGI",),
+        contradictions=("ASGI framework",),
+    )
+    wrong = grade_free_text(
+        answer="Flask is an ASGI framework that follows the WSGI standard.", key_points=[wsgi]
+    )
+    assert not wrong.passed
+    assert wrong.points[0].contradicted_by == "asgi framework"
+    assert 'Your answer says "asgi framework", which contradicts' in wrong.feedback
+    # denying the misconception is right, and so is naming only part of it
+    for answer in (
+        "It follows the WSGI standard; it is not an ASGI framework.",
+        "Built on WSGI, unlike Quart which speaks ASGI.",
+    ):
+        assert grade_free_text(answer=answer, key_points=[wsgi]).passed, answer
+    # ignoring negations and misconceptions would flip the verdict: uncertain
+    assert wrong.confidence == "uncertain"
+
+
+@pytest.mark.parametrize(
+    ("key_point", "wrong", "right"),
+    [
+        ("CORS headers", "It adds CSRF headers.", "It adds CORS headers."),
+        ("the session object", "use the db.session object", "use the session object"),
+        ("url_for builds URLs", "redirect builds URLs", "url_for() builds the URLs"),
+        ("authentication", "authorization", "authentication"),
+        ("Flask", "flash", "Flask"),
+    ],
+)
+def test_a_neighbouring_concept_does_not_cover(key_point: str, wrong: str, right: str) -> None:
+    assert not grade_free_text(answer=wrong, key_points=[key_point]).passed
+    assert grade_free_text(answer=right, key_points=[key_point]).passed
+
+
+@pytest.mark.parametrize(
+    ("answer", "key_point"),
+    [
+        ("a microframework", "micro framework"),
+        ("it is light weight", "lightweight"),
+        ("it is a micro-framework", "microframework"),
+        ("Werkzueg", "Werkzeug"),
+        ("render_templte('a.html')", "render_template"),
+        ("requst.form['name']", "request.form"),
+        ("request.form.get('name')", "request.form"),
+        ("app.config['DEBUG']", "config"),
+        ("SQLALCHEMY_DATABASE_URI", "database URI"),
+        ("db.session.rolback() on errors", "rollback on errors"),
+        ("the app's settings", "application configuration"),
+    ],
+)
+def test_words_found_however_written(answer: str, key_point: str) -> None:
+    assert grade_free_text(answer=answer, key_points=[key_point]).passed, (answer, key_point)
 
 
 def test_short_words_and_numbers_need_an_exact_match() -> None:
@@ -149,20 +203,79 @@ def test_short_words_and_numbers_need_an_exact_match() -> None:
     assert not grade_free_text(answer="HTTP 405", key_points=["404"]).passed
     assert not grade_free_text(answer="an app", key_points=["API"]).passed
     assert not grade_free_text(answer="python2", key_points=["python3"]).passed
-    assert grade_free_text(answer="python", key_points=["python3"]).passed
+
+
+def test_rare_words_weigh_more_than_common_ones() -> None:
+    point = ["Alembic migration scripts for Flask apps"]
+    assert grade_free_text(answer="alembic migration scripts", key_points=point).passed
+    assert not grade_free_text(answer="flask apps and scripts", key_points=point).passed
+
+
+def test_credit_full_and_in_part() -> None:
+    points = ["Werkzeug and Jinja2", "Gunicorn server in production"]
+    grade = grade_free_text(answer="Werkzeug and Jinja2; gunicorn in production", key_points=points)
+    assert point(grade, points[0]).credit == 1.0
+    assert point(grade, points[1]).credit == PART_CREDIT  # "server" is missing
+    assert grade.score == round((1 + PART_CREDIT) / 2, 3)
+    assert point(grade, points[1]).words == ("gunicorn", "production")
+
+
+def test_per_key_point_results() -> None:
+    grade = grade_free_text(
+        answer="Flask is built on Werkzeug and Jinja2 but does not follow the WSGI standard.",
+        key_points=FLASK,
+    )
+    assert [p.key_point for p in grade.points] == FLASK
+    assert [p.covered for p in grade.points] == [True, False, False, False]
+    assert grade.points[0].words == ("flask", "built", "werkzeug", "jinja2")
+    assert grade.points[1].words == () and grade.points[1].contradicted_by is None
+    assert grade.points[3].contradicted_by == "not follow the wsgi standard"
+    assert grade.points[0].as_dict() == {
+        "key_point": FLASK[0],
+        "covered": True,
+        "credit": 1.0,
+        "words": ["flask", "built", "werkzeug", "jinja2"],
+        "contradicted_by": None,
+    }
+
+
+def test_confidence() -> None:
+    assert CONFIDENCES == ("clear_pass", "clear_fail", "uncertain")
+    full = "built on werkzeug and jinja2, app.route decorators, flask-migrate, follows wsgi"
+    assert grade_free_text(answer=full, key_points=FLASK).confidence == "clear_pass"
+    assert grade_free_text(answer="no idea", key_points=FLASK).confidence == "clear_fail"
+    assert grade_free_text(answer="", key_points=FLASK).confidence == "clear_fail"
+    # passing only because one point is covered by most, not all, of its weight
+    borderline = grade_free_text(
+        answer="jinja2 and werkzeug", key_points=["Werkzeug and Jinja2 and Alembic"]
+    )
+    assert borderline.confidence == "uncertain"
+
+
+def test_stemmer_joins_inflections() -> None:
+    for a, b in [
+        ("migrations", "migration"),
+        ("migration", "migrate"),
+        ("routing", "routes"),
+        ("decorated", "decorator"),
+        ("registered", "register"),
+        ("libraries", "library"),
+        ("builds", "create"),
+    ]:
+        assert stem(a) == stem(b), (a, b)
+
+
+def test_content_words_drop_stop_words_and_repeats() -> None:
+    assert content_words("The routes are routed by the router.") == ["rout", "router"]
+    assert content_words("What is it?") == ["what", "is", "it"]
 
 
 def test_pass_mark() -> None:
-    answer = "built on werkzeug and jinja2, follows wsgi"
+    answer = "flask is built on werkzeug and jinja2, follows the wsgi standard"
     assert grade_free_text(answer=answer, key_points=FLASK, pass_mark=0.5).passed
     assert not grade_free_text(answer=answer, key_points=FLASK, pass_mark=0.6).passed
     with pytest.raises(ValueError):
         grade_free_text(answer=answer, key_points=FLASK, pass_mark=1.5)
-
-
-def test_score_is_rounded_to_three_places() -> None:
-    grade = grade_free_text(answer="built on werkzeug and jinja2", key_points=FLASK[:3])
-    assert grade.score == 0.333
 
 
 @pytest.mark.parametrize("answer", ["", "   \n\t "])
@@ -170,11 +283,11 @@ def test_empty_answer_scores_zero(answer: str) -> None:
     grade = grade_free_text(answer=answer, key_points=FLASK)
     assert (grade.score, grade.passed, grade.matched, grade.missed) == (0.0, False, [], FLASK)
     assert grade.feedback.startswith("No answer given.")
-    assert "follows the WSGI standard" in grade.feedback
+    assert "Follows the WSGI standard" in grade.feedback
 
 
-@pytest.mark.parametrize("key_points", [[], ["", "   "]])
-def test_no_key_points_is_ungradeable(key_points: list[str]) -> None:
+@pytest.mark.parametrize("key_points", [[], ["", "   "], [{"text": " ", "alternatives": []}]])
+def test_no_key_points_is_ungradeable(key_points: list) -> None:
     with pytest.raises(ValueError, match="no key points"):
         grade_free_text(answer="anything", key_points=key_points)
 
@@ -188,16 +301,41 @@ def test_long_answer_is_truncated() -> None:
     assert grade.matched == [FLASK[3]]
 
 
-def test_only_the_first_key_points_are_graded() -> None:
+def test_only_the_first_key_points_and_alternatives_are_graded() -> None:
     points = [f"item{i}" for i in range(MAX_KEY_POINTS + 5)]
     grade = grade_free_text(answer="item0 item22", key_points=points)
     assert grade.matched == ["item0"]
-    assert len(grade.matched) + len(grade.missed) == MAX_KEY_POINTS
-    assert grade.score == round(1 / MAX_KEY_POINTS, 3)
+    assert len(grade.points) == MAX_KEY_POINTS
+    many = KeyPoint(text="zero", alternatives=tuple(f"alt{i}" for i in range(MAX_ALTERNATIVES + 2)))
+    assert grade_free_text(answer=f"alt{MAX_ALTERNATIVES - 1}", key_points=[many]).passed
+    assert not grade_free_text(answer=f"alt{MAX_ALTERNATIVES}", key_points=[many]).passed
+
+
+def test_typo_look_ups_are_bounded_and_exact_words_still_count() -> None:
+    """A long answer of unknown words against many long phrasings: the typo look-ups stop
+    at a budget (so the work is bounded), exact words still count, and it is repeatable."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+
+    def word(i: int, tail: str) -> str:
+        return f"a{letters[i % 26]}{letters[i // 26 % 26]}{letters[i // 676 % 26]}{tail}"
+
+    answer = " ".join(word(i, "zzqqxxv") for i in range(700))[: MAX_ANSWER_CHARS - 20]
+    answer += " werkzeug"
+
+    def phrase(first: int) -> str:  # far (7 edits) from every word of the answer
+        return " ".join(word(i, "mmnnoop") for i in range(first, first + 12))
+
+    points = [
+        {"text": phrase(24 * i), "alternatives": [phrase(24 * i + 12)], "contradictions": []}
+        for i in range(MAX_KEY_POINTS - 1)
+    ] + ["Werkzeug"]
+    grade = grade_free_text(answer=answer, key_points=points)
+    assert grade.matched == ["Werkzeug"]
+    assert grade_free_text(answer=answer, key_points=points) == grade
 
 
 def test_grading_is_deterministic_and_frozen() -> None:
-    answer = "Werkzueg, jinja2 and a decorater for routes"
+    answer = "Werkzueg, jinja2 and a decorater for routes, not wsgi"
     first = grade_free_text(answer=answer, key_points=FLASK)
     assert all(grade_free_text(answer=answer, key_points=FLASK) == first for _ in range(3))
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -209,8 +347,13 @@ def test_grading_is_deterministic_and_frozen() -> None:
     [([2], [2]), ([0, 3], [3, 0]), ([1, 1, 4], [4, 1])],
 )
 def test_choices_exact_match_passes(selected: list[int], correct: list[int]) -> None:
-    assert grade_choices(selected=selected, correct=correct) == Grade(
-        score=1.0, passed=True, matched=[], missed=[], feedback="Correct."
+    grade = grade_choices(selected=selected, correct=correct)
+    assert (grade.score, grade.passed, grade.feedback) == (1.0, True, "Correct.")
+    assert (grade.matched, grade.missed, grade.points, grade.confidence) == (
+        [],
+        [],
+        [],
+        "clear_pass",
     )
 
 
@@ -227,8 +370,12 @@ def test_choices_exact_match_passes(selected: list[int], correct: list[int]) -> 
 def test_choices_anything_else_fails(
     selected: list[int], correct: list[int], feedback: str
 ) -> None:
-    assert grade_choices(selected=selected, correct=correct) == Grade(
-        score=0.0, passed=False, matched=[], missed=[], feedback=feedback
+    grade = grade_choices(selected=selected, correct=correct)
+    assert (grade.score, grade.passed, grade.feedback, grade.confidence) == (
+        0.0,
+        False,
+        feedback,
+        "clear_fail",
     )
 
 

@@ -32,6 +32,7 @@ def test_my_stats(client, learner, slugs):
         "attempts": 0,
         "passed": 0,
         "accuracy": None,
+        "overrides": {"total": 0, "raised": 0, "lowered": 0},
         "streak_days": 0,
         "due_now": 0,
         "topics": [],

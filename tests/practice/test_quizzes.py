@@ -125,7 +125,13 @@ def test_quiz_attempts_update_progress(client, learner):
     first, second, third = (q["id"] for q in quiz["questions"])
     points = client.get(f"{Q}/{first}", query_string={"include": "answer"}).get_json()
     full = created(
-        attempt(client, learner, first, answer=". ".join(points["key_points"]), quiz_id=quiz["id"])
+        attempt(
+            client,
+            learner,
+            first,
+            answer=". ".join(p["text"] for p in points["key_points"]),
+            quiz_id=quiz["id"],
+        )
     )
     assert full["quiz_id"] == quiz["id"]
     assert full["grade"]["score"] == 1.0

@@ -13,7 +13,16 @@ from tests.support.accounts import login_headers, make_user
 
 V1 = "/api/v1"
 Q = f"{V1}/questions"
-GRADE_FIELDS = {"score", "passed", "matched", "missed", "feedback"}
+GRADE_FIELDS = {
+    "score",
+    "passed",
+    "matched",
+    "missed",
+    "feedback",
+    "confidence",
+    "key_points",
+    "grader_version",
+}
 ATTEMPT_FIELDS = {
     "id",
     "question_id",
@@ -28,8 +37,11 @@ ATTEMPT_FIELDS = {
     "answered_at",
     "created_at",
     "next_review_at",
+    "passed",
+    "override",
+    "override_until",
 }
-TEACHING_FIELDS = {"model_answer", "correct_choices", "note"}
+TEACHING_FIELDS = {"model_answer", "correct_choices", "note", "override_hint"}
 ANSWER_FIELDS = {"answer", "key_points", "correct_choices", "note"}
 WHAT_IS_FLASK_POINTS = [
     "micro web framework",

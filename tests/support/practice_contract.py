@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemathesis.core.parameters import ParameterLocation
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.accounts.models import User
 from api.bank.models import Question, Tag, Topic
@@ -34,6 +34,7 @@ PRACTICE_OPERATIONS = {
     "GET /api/v1/attempts",
     "POST /api/v1/attempts/batch",
     "GET /api/v1/attempts/{attempt_id}",
+    "PATCH /api/v1/attempts/{attempt_id}",
     "GET /api/v1/review",
     "POST /api/v1/quizzes",
     "GET /api/v1/quizzes/{quiz_id}",
@@ -87,6 +88,16 @@ class Bank:
         with self.app.app_context():
             stmt = select(model.id).where(model.user_id == user_id).order_by(model.id)
             return list(db.session.scalars(stmt))
+
+    def latest_attempts(self, user_id: int) -> list[int]:
+        """Ids of the learner's latest attempt at each question: the ones still re-ratable."""
+        with self.app.app_context():
+            newest = (
+                select(func.max(Attempt.id))
+                .where(Attempt.user_id == user_id)
+                .group_by(Attempt.question_id)
+            )
+            return sorted(db.session.scalars(newest))
 
     def pick(self, ids: list[int], seed: int) -> int | None:
         return ids[seed % len(ids)] if ids else None
@@ -273,7 +284,8 @@ def aim(case, bank: Bank, learner: Learner, *, choose: bool = True) -> None:
     """Point a generated request at the bank as it is, where its data is valid.
 
     `choose` picks ids that exist for the path (the run without links); the stateful walk
-    keeps the ids its links gave and only fits the body to them.
+    keeps the ids its links gave and only fits the body (and a listing's `user_id`, which
+    no link gives) to them.
     """
     if case.meta is None or case.method.upper() != case.operation.method.upper():
         return  # an undeclared method (405): sent as generated
@@ -288,14 +300,17 @@ def aim(case, bank: Bank, learner: Learner, *, choose: bool = True) -> None:
     elif choose and _valid(case, ParameterLocation.PATH) and case.path_parameters and seed % 4:
         name, ids = {
             "GET /api/v1/attempts/{attempt_id}": ("attempt_id", bank.own(Attempt, learner.id)),
+            "PATCH /api/v1/attempts/{attempt_id}": (
+                "attempt_id",
+                bank.latest_attempts(learner.id) if seed % 2 else bank.own(Attempt, learner.id),
+            ),
             "GET /api/v1/quizzes/{quiz_id}": ("quiz_id", bank.own(Quiz, learner.id)),
             "POST /api/v1/quizzes/{quiz_id}/finish": ("quiz_id", bank.own(Quiz, learner.id)),
             "GET /api/v1/questions/{question_id}/stats": ("question_id", list(bank.questions)),
         }[label]
         case.path_parameters = {**case.path_parameters, name: bank.pick(ids, seed)}
     elif (
-        choose
-        and label == "GET /api/v1/attempts"
+        label == "GET /api/v1/attempts"
         and _valid(case, ParameterLocation.QUERY)
         and (case.query or {}).get("user_id") is not None
         and seed % 2

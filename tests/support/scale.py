@@ -141,7 +141,9 @@ def _page_query(capture: StatementCapture) -> tuple[str, Any]:
 
 
 def _full_text(question: dict) -> str:
-    return " ".join([question["prompt"], question["answer"], *question["key_points"]]).lower()
+    return " ".join(
+        [question["prompt"], question["answer"], *(p["text"] for p in question["key_points"])]
+    ).lower()
 
 
 def _occurrences(question: dict, word: str) -> int:

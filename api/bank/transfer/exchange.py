@@ -131,7 +131,15 @@ def to_markdown(questions: list[dict[str, Any]]) -> str:
             lines.append("")
         lines += [q["answer"].rstrip(), ""]
         if q["key_points"]:
-            lines += ["**Key points:** " + "; ".join(q["key_points"]), ""]
+            lines += ["**Key points:**", ""]
+            for point in q["key_points"]:
+                line = f"- {point['text']}"
+                if point["alternatives"]:
+                    line += f" (also: {'; '.join(point['alternatives'])})"
+                if point["contradictions"]:
+                    line += f" (contradicted by: {'; '.join(point['contradictions'])})"
+                lines.append(line)
+            lines.append("")
         if q["note"]:
             lines += [f"> **Editorial note:** {q['note']}", ""]
     return "\n".join(lines)
