@@ -81,6 +81,7 @@ class Config:
     RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = "5/minute"
     RATELIMIT_REGISTRATIONS_PER_ADDRESS = "10/hour"
     RATELIMIT_WRITES = "120/minute"
+    RATELIMIT_REPORTS = "20/hour"
 
     def __init__(self) -> None:
         load_dotenv(override=False)
@@ -107,6 +108,7 @@ class Config:
             "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT",
             "RATELIMIT_REGISTRATIONS_PER_ADDRESS",
             "RATELIMIT_WRITES",
+            "RATELIMIT_REPORTS",
         ):
             setattr(self, key, os.environ.get(key) or getattr(self, key))
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL).upper()
@@ -133,6 +135,7 @@ class TestConfig(Config):
     RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = "1000/minute"
     RATELIMIT_REGISTRATIONS_PER_ADDRESS = "1000/minute"
     RATELIMIT_WRITES = "10000/minute"
+    RATELIMIT_REPORTS = "10000/minute"
 
     def __init__(self, database_url: str = "sqlite://", **overrides) -> None:
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)

@@ -6,6 +6,9 @@ from api.bank.resources import (
     QuestionItem,
     QuestionList,
     QuestionRandom,
+    QuestionReports,
+    ReportItem,
+    ReportList,
     TagList,
     TopicItem,
     TopicList,
@@ -38,6 +41,9 @@ def register_routes(api) -> None:
     api.add_resource(QuestionExport, f"{V1}/questions/export")
     api.add_resource(QuestionItem, f"{V1}/questions/<int:question_id>")
     api.add_resource(DeletionList, f"{V1}/deletions")
+    api.add_resource(QuestionReports, f"{V1}/questions/<int:question_id>/reports")
+    api.add_resource(ReportList, f"{V1}/reports")
+    api.add_resource(ReportItem, f"{V1}/reports/<int:report_id>")
     api.add_resource(Register, f"{V1}/auth/register")
     api.add_resource(Login, f"{V1}/auth/login")
     api.add_resource(Refresh, f"{V1}/auth/refresh")

@@ -29,6 +29,9 @@ QUESTION_FIELDS = (
     "choices",
     "correct_choices",
     "sources",
+    "explanations",
+    "related_group",
+    "original_answer",
 )
 
 
@@ -149,6 +152,9 @@ def editable_fields(question: Question) -> dict[str, Any]:
         "topics": [t.slug for t in question.topics],
         "tags": [t.slug for t in question.tags],
         "sources": [dict(s) for s in question.sources],
+        "explanations": question.explanations,
+        "related_group": question.related_group,
+        "original_answer": question.original_answer,
     }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -101,6 +102,13 @@ class Question(Timestamped, db.Model):
     # Prompt, phrasings, answer and key points in one column: what full-text search indexes.
     search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    # One line per choice saying why it is right or wrong, shown with the grade.
+    # (sort_order: after the timestamps, where the migration that added them put them.)
+    explanations: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, sort_order=1)
+    # Questions that ask the same thing share a group: a quiz draws at most one of them.
+    related_group: Mapped[str | None] = mapped_column(String(64), nullable=True, sort_order=1)
+    # The source document's wording of the answer, kept when the answer was rewritten.
+    original_answer: Mapped[str | None] = mapped_column(Text, nullable=True, sort_order=1)
 
     topics: Mapped[list[Topic]] = relationship(
         secondary="question_topics", back_populates="questions", order_by="Topic.slug"
@@ -117,6 +125,7 @@ class Question(Timestamped, db.Model):
         Index("ix_questions_created_at_id", "created_at", "id"),
         Index("ix_questions_difficulty_id", "difficulty", "id"),
         Index("ix_questions_type_id", "type", "id"),
+        Index("ix_questions_related_group", "related_group"),
         {"sqlite_autoincrement": True},  # ids are never reused (see Topic)
     )
 
@@ -181,6 +190,50 @@ class Tombstone(db.Model):
         Index("ix_tombstones_deleted_at_id", "deleted_at", "id"),
         Index("ix_tombstones_kind_row_id", "kind", "row_id"),
         {"sqlite_autoincrement": True},
+    )
+
+
+REPORT_REASONS = ("incorrect", "outdated", "ambiguous", "typo", "other")
+REPORT_STATUSES = ("open", "resolved", "dismissed")
+
+
+class Report(db.Model):
+    """A learner's flag on a question ("this answer is wrong"), and what an editor did."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    reason: Mapped[str] = mapped_column(String(16), nullable=False)
+    comment: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")
+    resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resolved_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(
+            "reason IN ('incorrect', 'outdated', 'ambiguous', 'typo', 'other')",
+            name="reason_allowed",
+        ),
+        CheckConstraint("status IN ('open', 'resolved', 'dismissed')", name="status_allowed"),
+        # One open report per learner and question.
+        Index(
+            "uq_reports_open_user_question",
+            "user_id",
+            "question_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_reports_status_id", "status", "id"),
+        Index("ix_reports_question_id_status", "question_id", "status"),
     )
 
 

@@ -119,6 +119,25 @@ class QuestionIn(Schema):
     sources = fields.List(
         fields.Nested(SourceIn), load_default=list, validate=validate.Length(max=20)
     )
+    explanations = fields.List(
+        SafeString(validate=validate.Length(min=1, max=300)),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=2, max=10),
+    )
+    related_group = WholeSlug(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=64)
+    )
+    original_answer = SafeString(
+        load_default=None, allow_none=True, validate=validate.Length(max=20_000)
+    )
+
+    @validates_schema
+    def _explanations_fit_choices(self, data, partial=False, **kwargs):
+        if partial or data.get("explanations") is None:
+            return
+        if len(data["explanations"]) != len(data.get("choices") or []):
+            raise ValidationError("Give one explanation per choice, in order.", "explanations")
 
     @validates_schema
     def _choices_fit_type(self, data, partial=False, **kwargs):
@@ -153,8 +172,16 @@ class TopicIn(Schema):
     description = SafeString(load_default="", validate=validate.Length(max=2000))
 
 
+class LicenceIn(Schema):
+    name = SafeString(required=True, validate=validate.Length(min=1, max=200))
+    spdx = SafeString(required=True, validate=validate.Length(min=1, max=64))
+    url = SafeString(required=True, validate=validate.Length(min=1, max=500))
+    attribution = SafeString(load_default="", validate=validate.Length(max=1000))
+
+
 class BankFile(Schema):
     version = JsonInteger(required=True, validate=validate.Equal(1))
+    licence = fields.Nested(LicenceIn, load_default=None, allow_none=True)
     topics = fields.List(fields.Nested(TopicIn), load_default=list)
     questions = fields.List(fields.Nested(QuestionIn), required=True)
 

@@ -10,9 +10,10 @@ import re
 from flask import Response, url_for
 from flask_restful import Resource
 
+from api.accounts.authentication import current_user
 from api.accounts.roles import role_required
 from api.bank import editing as editorial
-from api.bank import random_draws
+from api.bank import random_draws, reports
 from api.bank import reading as service
 from api.bank import topics as topic_service
 from api.bank.payloads import (
@@ -33,6 +34,9 @@ from api.bank.schemas import (
     questions_schema,
     questions_with_answers_schema,
     random_args,
+    report_in_schema,
+    report_list_args,
+    report_patch_schema,
     tag_list_args,
     tags_schema,
     topic_item_args,
@@ -40,12 +44,16 @@ from api.bank.schemas import (
     topic_schema,
     topics_schema,
 )
+from api.extensions import limiter
+from api.platform import ratelimit
 from api.platform.errors import NotFound
-from api.platform.parsing import load_or_422, parse_args, parse_body
+from api.platform.http_cache import not_cached
+from api.platform.parsing import load_or_422, no_args, parse_args, parse_body
 from api.platform.responses import paged, require_if_match, with_etag
 
 # Ids are 32-bit: a larger one names no question (and would overflow the database driver).
 MAX_ID = 2**31 - 1
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def find_question(question_id: int, load=service.get_question):
@@ -105,11 +113,18 @@ class QuestionRandom(Resource):
 
 class QuestionItem(Resource):
     def get(self, question_id: int):
-        """Read one question; its answer only with include=answer."""
+        """Read one question; its answer only with include=answer, its open report count
+        with include=reports (editors)."""
         args = parse_args(question_item_args)
+        if "reports" in args["include"]:
+            editor_view()  # per caller and not a bank read: never cached
         question = find_question(question_id, service.read_question)
         schema = question_with_answer_schema if "answer" in args["include"] else question_schema
-        return schema.dump(question)
+        body = schema.dump(question)
+        if "reports" in args["include"]:
+            body["open_reports"] = reports.open_report_count(question.id)
+            return body, 200, {"Cache-Control": "private, no-cache"}
+        return body
 
     @role_required("editor")
     def patch(self, question_id: int):
@@ -222,3 +237,85 @@ class DeletionList(Resource):
         return paged(
             deletions_schema.dump(rows), page=args["page"], per_page=args["per_page"], total=total
         )
+
+
+@role_required("editor")
+def editor_view() -> None:
+    """Only editors get here; and the rendering is theirs, not the public read cache's."""
+    not_cached()
+
+
+class QuestionReports(Resource):
+    @role_required("learner")
+    @limiter.limit(
+        ratelimit.reports_per_user,
+        key_func=ratelimit.user_or_address,
+        scope="reports",
+        override_defaults=False,
+        error_message="Too many reports; retry after Retry-After seconds.",
+    )
+    def post(self, question_id: int):
+        """Report a problem with a question (one open report per learner and question)."""
+        find_question(question_id)
+        data = parse_body(report_in_schema)
+        report = reports.file_report(
+            user_id=current_user().id,
+            question_id=question_id,
+            reason=data["reason"],
+            comment=data["comment"],
+        )
+        headers = {"Location": url_for("reportitem", report_id=report.id), **NO_STORE}
+        return reports.as_dict(report), 201, headers
+
+
+class ReportList(Resource):
+    @role_required("editor")
+    def get(self):
+        """Learners' reports, newest first (editors)."""
+        args = parse_args(report_list_args)
+        items, total = reports.list_reports(
+            status=args["status"],
+            question_id=args["question_id"],
+            reason=args["reason"],
+            page=args["page"],
+            per_page=args["per_page"],
+        )
+        body, status, headers = paged(
+            [reports.as_dict(r) for r in items],
+            page=args["page"],
+            per_page=args["per_page"],
+            total=total,
+        )
+        return body, status, {**headers, "Cache-Control": "private, no-cache"}
+
+
+class ReportItem(Resource):
+    @role_required("editor")
+    def get(self, report_id: int):
+        """One report (editors)."""
+        parse_args(no_args)
+        _existing(report_id, "report")
+        return (
+            reports.as_dict(reports.get_report(report_id)),
+            200,
+            {"Cache-Control": "private, no-cache"},
+        )
+
+    @role_required("editor")
+    def patch(self, report_id: int):
+        """Resolve or dismiss a report with a note (editors)."""
+        parse_args(no_args)
+        _existing(report_id, "report")
+        data = parse_body(report_patch_schema)
+        report = reports.close_report(
+            report_id=report_id,
+            editor_id=current_user().id,
+            status=data["status"],
+            note=data["note"],
+        )
+        return reports.as_dict(report), 200, NO_STORE
+
+
+def _existing(value: int, what: str) -> None:
+    if value > MAX_ID:
+        raise NotFound(f"There is no {what} {value}.")

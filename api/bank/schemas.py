@@ -7,10 +7,23 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from api.bank.models import DIFFICULTIES, QUESTION_TYPES, TAG_SORTS
+from api.bank.models import (
+    DIFFICULTIES,
+    QUESTION_TYPES,
+    REPORT_REASONS,
+    REPORT_STATUSES,
+    TAG_SORTS,
+)
 from api.platform.parsing import PageArgs, QueryInteger, SafeString, Slug
 
-ANSWER_FIELDS = ("answer", "key_points", "correct_choices", "note")
+ANSWER_FIELDS = (
+    "answer",
+    "key_points",
+    "correct_choices",
+    "note",
+    "explanations",
+    "original_answer",
+)
 SORT_CHOICES = (
     "id",
     "-id",
@@ -82,7 +95,10 @@ class RandomArgs(FilterArgs):
 
 
 class QuestionItemArgs(Schema):
-    include = fields.List(fields.String(validate=validate.OneOf(["answer"])), load_default=list)
+    # `reports` (editors): the question's open report count, `open_reports`.
+    include = fields.List(
+        fields.String(validate=validate.OneOf(["answer", "reports"])), load_default=list
+    )
 
 
 class SourceSchema(Schema):
@@ -114,6 +130,9 @@ class QuestionSchema(Schema):
     key_points = fields.List(fields.Nested(KeyPointSchema))
     correct_choices = fields.List(fields.Integer(), allow_none=True)
     note = fields.String(allow_none=True)
+    explanations = fields.List(fields.String(), allow_none=True)
+    original_answer = fields.String(allow_none=True)
+    related_group = fields.String(allow_none=True)
 
 
 questions_schema = QuestionSchema(many=True, exclude=ANSWER_FIELDS)
@@ -185,3 +204,24 @@ class QuestionCreateArgs(Schema):
 deletion_list_args = DeletionListArgs()
 question_create_args = QuestionCreateArgs()
 deletions_schema = DeletionSchema(many=True)
+
+
+class ReportIn(Schema):
+    reason = fields.String(required=True, validate=validate.OneOf(REPORT_REASONS))
+    comment = SafeString(load_default="", validate=validate.Length(max=1000))
+
+
+class ReportListArgs(PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(REPORT_STATUSES))
+    question_id = QueryInteger(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    reason = fields.String(load_default=None, validate=validate.OneOf(REPORT_REASONS))
+
+
+class ReportPatchIn(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(("resolved", "dismissed")))
+    note = SafeString(load_default="", validate=validate.Length(max=1000))
+
+
+report_in_schema = ReportIn()
+report_list_args = ReportListArgs()
+report_patch_schema = ReportPatchIn()

@@ -189,6 +189,11 @@ def _serve_cached() -> Response | None:
     return Response(entry.body, status=200, headers=entry.headers)
 
 
+def not_cached() -> None:
+    """This response is per caller (an editor's view): keep it out of the cache."""
+    g.pop("response_cache_key", None)
+
+
 def remember(response: Response) -> None:
     """Keep a freshly rendered cacheable 200 (called once its ETag is set)."""
     key = g.pop("response_cache_key", None)

@@ -44,6 +44,13 @@ class QueryInteger(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class NoArgs(Schema):
+    """No query parameters: any given is unknown, and a 400 like everywhere else."""
+
+
+no_args = NoArgs()
+
+
 class PageArgs(Schema):
     page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = QueryInteger(load_default=None, validate=validate.Range(min=1))

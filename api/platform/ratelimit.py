@@ -166,6 +166,10 @@ def registrations_per_address() -> str:
     return current_app.config["RATELIMIT_REGISTRATIONS_PER_ADDRESS"]
 
 
+def reports_per_user() -> str:
+    return current_app.config["RATELIMIT_REPORTS"]
+
+
 def writes() -> str:
     return current_app.config["RATELIMIT_WRITES"]
 

@@ -75,6 +75,7 @@ _QUESTION_COLUMNS = (
     _questions.c.key_points,
     _questions.c.answer,
     _questions.c.note,
+    _questions.c.explanations,
 )
 _CARD_COLUMNS = (_states.c.card, _states.c.reviews, _states.c.lapses)
 _THIS_CARD = (

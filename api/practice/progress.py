@@ -19,6 +19,8 @@ from api.practice.models import Attempt, ReviewState
 STREAK_LOOKBACK_DAYS = 400
 # Empirical difficulty needs evidence: below this many attempts it is not given.
 MIN_ATTEMPTS_FOR_DIFFICULTY = 5
+# Public statistics need this many distinct learners, so that none can be singled out.
+MIN_LEARNERS = 5
 
 
 def start_of_local_day(now: datetime, timezone: str) -> datetime:
@@ -197,8 +199,52 @@ def _count_by_topic(stmt: Select) -> dict[str, int]:
     return dict(db.session.execute(stmt.group_by(Topic.slug)).all())
 
 
-def question_stats(*, question_id: int) -> dict[str, Any]:
-    """Public aggregates: how learners fare, as an empirical difficulty beside the label."""
+def _item_score(score: float | None, passed: bool) -> float:
+    return float(score) if score is not None else (1.0 if passed else 0.0)
+
+
+def _first_attempts(question_ids=None):
+    """Each learner's first attempt per question: (user, question, item score)."""
+    first = select(func.min(Attempt.id).label("id")).group_by(Attempt.user_id, Attempt.question_id)
+    if question_ids is not None:
+        first = first.where(Attempt.question_id.in_(question_ids))
+    return select(Attempt.user_id, Attempt.question_id, Attempt.score, Attempt.passed).where(
+        Attempt.id.in_(first)
+    )
+
+
+def item_analysis(question_id: int) -> dict[str, float | None]:
+    """Moodle's facility and discrimination indexes, from each learner's first attempt.
+
+    Facility: the mean item score (0 to 1). Discrimination: the mean item score of the
+    upper third of these learners (ranked by their mean score over every question they
+    answered) minus that of the lower third, from -1 to 1; None below MIN_LEARNERS.
+    """
+    rows = db.session.execute(_first_attempts([question_id])).all()
+    if not rows:
+        return {"facility_index": None, "discrimination_index": None}
+    item = {row.user_id: _item_score(row.score, row.passed) for row in rows}
+    facility = round(sum(item.values()) / len(item), 3)
+    if len(item) < MIN_LEARNERS:
+        return {"facility_index": facility, "discrimination_index": None}
+    overall: dict[int, list[float]] = {}
+    everything = _first_attempts().where(Attempt.user_id.in_(list(item)))
+    for row in db.session.execute(everything):
+        overall.setdefault(row.user_id, []).append(_item_score(row.score, row.passed))
+    ranked = sorted(item, key=lambda user: (sum(overall[user]) / len(overall[user]), user))
+    third = math.ceil(len(ranked) / 3)
+    lower, upper = ranked[:third], ranked[-third:]
+    discrimination = sum(item[u] for u in upper) / third - sum(item[u] for u in lower) / third
+    return {"facility_index": facility, "discrimination_index": round(discrimination, 3)}
+
+
+def question_stats(*, question_id: int, editor: bool = False) -> dict[str, Any]:
+    """How learners fare on a question: an empirical difficulty beside the label.
+
+    Public figures need at least MIN_LEARNERS distinct learners (fewer could reveal one
+    learner's score): below that they are null and `available` is false. Editors always
+    see them, with the item analysis (`item_analysis`).
+    """
     question = get_question(question_id)
     passed = func.sum(case((Attempt.passed.is_(True), 1), else_=0))
     attempts, learners, ok, mean = db.session.execute(
@@ -209,12 +255,15 @@ def question_stats(*, question_id: int) -> dict[str, Any]:
             func.avg(Attempt.score),
         ).where(Attempt.question_id == question_id)
     ).one()
+    available = int(learners or 0) >= MIN_LEARNERS
     rate = _ratio(int(ok or 0), int(attempts or 0))
     empirical = None
     if rate is not None and attempts >= MIN_ATTEMPTS_FOR_DIFFICULTY:
         empirical = "easy" if rate >= 0.8 else "medium" if rate >= 0.5 else "hard"
-    return {
+    body: dict[str, Any] = {
         "question_id": question.id,
+        "available": available,
+        "min_learners": MIN_LEARNERS,
         "attempts": int(attempts or 0),
         "learners": int(learners or 0),
         "passed": int(ok or 0),
@@ -223,3 +272,13 @@ def question_stats(*, question_id: int) -> dict[str, Any]:
         "empirical_difficulty": empirical,
         "editor_difficulty": question.difficulty_name,
     }
+    if not available and not editor:
+        for name in ("attempts", "learners", "passed", "pass_rate", "average_score"):
+            body[name] = None
+        body["empirical_difficulty"] = None
+        body["message"] = (
+            f"Figures appear once at least {MIN_LEARNERS} learners have answered this question."
+        )
+    if editor:
+        body.update(item_analysis(question.id))
+    return body

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from api.bank.models import QuestionTopic, Topic
+from api.bank.models import Question, QuestionTopic, Topic
 from api.bank.reading import QuestionFilters, matching_ids
 from api.extensions import db
 from api.platform.db_types import utcnow
@@ -18,7 +18,10 @@ _rng = random.SystemRandom()
 
 
 def create_quiz(*, user_id: int, filters: QuestionFilters, count: int) -> Quiz:
-    """Draw questions the learner has not had in an earlier quiz; 409 once the pool is used."""
+    """Draw questions the learner has not had in an earlier quiz; 409 once the pool is used.
+
+    At most one question of a related group is drawn (`_draw`).
+    """
     pool = matching_ids(filters).subquery()
     pool_size = db.session.scalar(select(func.count()).select_from(pool))
     used = (
@@ -26,7 +29,12 @@ def create_quiz(*, user_id: int, filters: QuestionFilters, count: int) -> Quiz:
         .join(Quiz, Quiz.id == QuizQuestion.quiz_id)
         .where(Quiz.user_id == user_id)
     )
-    fresh = list(db.session.scalars(select(pool.c.id).where(pool.c.id.not_in(used))))
+    fresh_rows = db.session.execute(
+        select(pool.c.id, Question.related_group)
+        .join(Question, Question.id == pool.c.id)
+        .where(pool.c.id.not_in(used))
+    ).all()
+    fresh = [row.id for row in fresh_rows]
     if not pool_size:
         raise Conflict("No questions match these filters.", pool_size=0, remaining=0)
     if not fresh:
@@ -36,7 +44,7 @@ def create_quiz(*, user_id: int, filters: QuestionFilters, count: int) -> Quiz:
             pool_size=int(pool_size or 0),
             remaining=0,
         )
-    chosen = _rng.sample(fresh, min(count, len(fresh)))
+    chosen = _draw(fresh_rows, count)
     quiz = Quiz(
         user_id=user_id,
         filters={
@@ -50,6 +58,20 @@ def create_quiz(*, user_id: int, filters: QuestionFilters, count: int) -> Quiz:
     db.session.add(quiz)
     db.session.flush()
     return quiz
+
+
+def _draw(rows, count: int) -> list[int]:
+    """`count` questions at random, at most one of each related group (the same question
+    asked in other words): a group takes one draw, and then one of its members at random."""
+    groups: dict[str, list[int]] = {}
+    units: list[list[int]] = []
+    for row in rows:
+        if row.related_group is None:
+            units.append([row.id])
+        else:
+            groups.setdefault(row.related_group, []).append(row.id)
+    units.extend(groups.values())
+    return [_rng.choice(unit) for unit in _rng.sample(units, min(count, len(units)))]
 
 
 def get_quiz(*, user_id: int, quiz_id: int, admin: bool = False) -> Quiz:

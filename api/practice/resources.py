@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from flask import current_app, request, url_for
+from flask_jwt_extended import verify_jwt_in_request
 from flask_restful import Resource
 
 from api.accounts.authentication import current_user
+from api.accounts.models import ROLE_RANK
 from api.accounts.roles import role_required
 from api.bank.reading import QuestionFilters
 from api.bank.schemas import questions_schema
 from api.extensions import db
 from api.platform.db_types import utcnow
 from api.platform.errors import InvalidBody, NotFound
-from api.platform.parsing import parse_args, parse_body
+from api.platform.parsing import no_args, parse_args, parse_body
 from api.platform.responses import paged
 from api.practice import attempts, progress, quizzes
 from api.practice.idempotency import KEY_MAX, Outcome, request_fingerprint, run_once
@@ -23,7 +25,6 @@ from api.practice.schemas import (
     attempt_schema,
     attempts_schema,
     batch_in_schema,
-    no_args,
     quiz_in_schema,
     review_args,
     review_items_schema,
@@ -72,6 +73,7 @@ def _reply(attempt, question) -> dict:
         **attempt_schema.dump(attempt),
         "model_answer": question.answer,
         "correct_choices": question.correct_choices,
+        "explanations": question.explanations,
         "note": question.note,
         "override_hint": _override_hint(attempt),
     }
@@ -273,11 +275,15 @@ class MyStats(Resource):
 
 class QuestionStats(Resource):
     def get(self, question_id: int):
-        """Public aggregates for a question: attempts, pass rate, empirical difficulty."""
+        """Aggregates for a question: attempts, pass rate, empirical difficulty (public, from
+        5 learners); editors (with a token) also get facility and discrimination indexes."""
         parse_args(no_args)
         _existing_id(question_id, "question")
-        return (
-            progress.question_stats(question_id=question_id),
-            200,
-            {"Cache-Control": "public, max-age=60"},
-        )
+        editor = False
+        if "Authorization" in request.headers:
+            verify_jwt_in_request()
+            editor = ROLE_RANK[current_user().role] >= ROLE_RANK["editor"]
+        stats = progress.question_stats(question_id=question_id, editor=editor)
+        if editor:
+            return stats, 200, {"Cache-Control": "private, no-cache"}
+        return stats, 200, {"Cache-Control": "public, max-age=60"}

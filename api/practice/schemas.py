@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, missing, validate, vali
 from marshmallow.utils import get_value
 
 from api.bank.payloads import JsonInteger, WholeSlug
-from api.bank.schemas import FilterArgs, QuestionSchema, UTCDateTime
+from api.bank.schemas import ANSWER_FIELDS, FilterArgs, QuestionSchema, UTCDateTime
 from api.platform.parsing import PageArgs, QueryInteger, SafeString
 from api.practice.models import SELF_RATINGS
 
@@ -70,10 +70,6 @@ class QuizIn(Schema):
         fields.String(validate=validate.OneOf(("open", "multiple_choice", "true_false"))),
         load_default=list,
     )
-
-
-class NoArgs(Schema):
-    """No query parameters: any given is unknown, and a 400 like everywhere else."""
 
 
 class ReviewArgs(FilterArgs):
@@ -175,7 +171,7 @@ class ReviewItemSchema(Schema):
     kind = fields.String()
     due = fields.AwareDateTime(allow_none=True)
     question = fields.Nested(
-        QuestionSchema(exclude=("answer", "key_points", "correct_choices", "note"))
+        QuestionSchema(exclude=ANSWER_FIELDS)
     )
 
 
@@ -186,6 +182,5 @@ attempt_schema = AttemptSchema()
 attempts_schema = AttemptSchema(many=True)
 attempt_list_args = AttemptListArgs()
 quiz_in_schema = QuizIn()
-no_args = NoArgs()
 review_args = ReviewArgs(exclude=("include", "q", "updated_since", "exclude"))
 review_items_schema = ReviewItemSchema(many=True)

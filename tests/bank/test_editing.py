@@ -278,32 +278,37 @@ def test_learners_and_anonymous_cannot_write(client, learner, method, path, body
 def test_topic_lifecycle(bank_app, client, editor):
     response = client.post(
         T,
-        json={"slug": "testing", "name": "Testing", "description": "pytest and the test client."},
+        json={
+            "slug": "profiling",
+            "name": "Profiling",
+            "description": "cProfile, py-spy and friends.",
+        },
         headers=editor,
     )
     assert response.status_code == 201
-    assert response.headers["Location"].endswith(f"{T}/testing")
+    assert response.headers["Location"].endswith(f"{T}/profiling")
     etag = response.headers["ETag"]
     assert response.get_json()["question_count"] == 0
     assert (
-        client.post(T, json={"slug": "testing", "name": "Again"}, headers=editor).status_code == 409
+        client.post(T, json={"slug": "profiling", "name": "Again"}, headers=editor).status_code
+        == 409
     )
     renamed = client.patch(
-        f"{T}/testing",
-        json={"slug": "testing-flask", "name": "Testing Flask apps"},
+        f"{T}/profiling",
+        json={"slug": "profiling-flask", "name": "Profiling Flask apps"},
         headers={**editor, "If-Match": etag},
     )
     assert renamed.status_code == 200
     assert renamed.get_json()["version"] == 2
-    assert client.get(f"{T}/testing").status_code == 404
-    stale = client.delete(f"{T}/testing-flask", headers={**editor, "If-Match": etag})
+    assert client.get(f"{T}/profiling").status_code == 404
+    stale = client.delete(f"{T}/profiling-flask", headers={**editor, "If-Match": etag})
     assert stale.status_code == 412
     gone = client.delete(
-        f"{T}/testing-flask", headers={**editor, "If-Match": renamed.headers["ETag"]}
+        f"{T}/profiling-flask", headers={**editor, "If-Match": renamed.headers["ETag"]}
     )
     assert gone.status_code == 204
     with bank_app.app_context():
-        assert db.session.scalar(select(Topic).where(Topic.slug.like("testing%"))) is None
+        assert db.session.scalar(select(Topic).where(Topic.slug.like("profiling%"))) is None
 
 
 def test_topic_rename_to_taken_slug_is_409(client, editor):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import sqlite3
 
 import pytest
@@ -12,12 +13,11 @@ from sqlalchemy import func, select
 
 from api import create_app
 from api.bank.models import Question, QuestionTopic, SeedRecord
-from api.bank.transfer.writing import read_bank_file, upsert_bank
 from api.cli import DEFAULT_BANK
 from api.config import TestConfig
 from api.extensions import db
 from tests.support.accounts import login_headers, make_user
-from tests.support.apps import build_app, seed_bank_into, temporary_app
+from tests.support.apps import SEED_QUESTIONS, SEED_TOPICS, build_app, seed_bank_into, temporary_app
 from tests.support.live import app_env, flask_cli
 
 Q = "/api/v1/questions"
@@ -49,8 +49,9 @@ def _id_of(app, slug: str) -> int:
 def _edit_and_delete(app, editor) -> tuple[int, int]:
     """An editor rewrites the first seed question's answer and deletes the second."""
     client = app.test_client()
-    edited, deleted = _id_of(app, SEED["questions"][0]["slug"]), _id_of(
-        app, SEED["questions"][1]["slug"]
+    edited, deleted = (
+        _id_of(app, SEED["questions"][0]["slug"]),
+        _id_of(app, SEED["questions"][1]["slug"]),
     )
     response = client.patch(
         f"{Q}/{edited}",
@@ -75,13 +76,14 @@ def test_seeding_again_keeps_an_edit_and_a_deletion(bank):
     app, editor = bank
     edited, deleted = _edit_and_delete(app, editor)
     output = _seed(app)
-    assert "created 0, updated 0, unchanged 50, kept (edited) 1, kept deleted 1" in output
+    kept = SEED_QUESTIONS - 2
+    assert f"created 0, updated 0, unchanged {kept}, kept (edited) 1, kept deleted 1" in output
     client = app.test_client()
     assert client.get(f"{Q}/{edited}?include=answer").get_json()["answer"] == (
         "An editor's own answer."
     )
     assert client.get(f"{Q}/{deleted}").status_code == 404
-    assert client.get(Q).get_json()["meta"]["total"] == 51
+    assert client.get(Q).get_json()["meta"]["total"] == SEED_QUESTIONS - 1
     # A second run finds the same: nothing was resurrected by the first.
     assert "kept (edited) 1, kept deleted 1" in _seed(app)
 
@@ -99,7 +101,8 @@ def test_a_changed_seed_file_moves_untouched_rows_only(bank, tmp_path):
     path.write_text(yaml.safe_dump(changed))
     output = _seed(app, "--file", str(path))
     # [0] was edited, [1] deleted, [2] untouched: only [2] follows the file; one is new.
-    assert "created 1, updated 1, unchanged 49, kept (edited) 1, kept deleted 1" in output
+    rest = SEED_QUESTIONS - 3
+    assert f"created 1, updated 1, unchanged {rest}, kept (edited) 1, kept deleted 1" in output
     client = app.test_client()
     untouched = _id_of(app, changed["questions"][2]["slug"])
     answer = client.get(f"{Q}/{untouched}?include=answer").get_json()["answer"]
@@ -123,7 +126,7 @@ def test_reset_names_what_it_overwrites_and_restores_it(bank):
     assert answer == SEED["questions"][0]["answer"]
     recreated = _id_of(app, second)
     assert recreated is not None and recreated != deleted  # a new row: ids are not reused
-    assert "created 0, updated 0, unchanged 52" in _seed(app)
+    assert f"created 0, updated 0, unchanged {SEED_QUESTIONS}" in _seed(app)
 
 
 def test_deletions_are_tombstones_that_sync(bank):
@@ -144,7 +147,8 @@ def test_deletions_are_tombstones_that_sync(bank):
     assert bad.status_code == 400 and bad.mimetype == "application/problem+json"
     # The slug is free for an editor to take again, under a new id.
     created = client.post(
-        Q, json={"slug": slug, "prompt": "A new question on an old slug?", "answer": "Yes."},
+        Q,
+        json={"slug": slug, "prompt": "A new question on an old slug?", "answer": "Yes."},
         headers=editor,
     )
     assert created.status_code == 201, created.get_json()
@@ -173,13 +177,14 @@ def test_boot_seed_in_a_new_process_keeps_editors_work(tmp_path):
     url = f"sqlite:///{tmp_path}/qbank.sqlite3"
     env = app_env(url, tmp_path)
     flask_cli(env, "db", "upgrade")
-    assert "created 52" in flask_cli(env, "seed")
+    assert f"created {SEED_QUESTIONS}" in flask_cli(env, "seed")
     with temporary_app(url) as app:
         editor = login_headers(app, make_user(app, "editor"))
         _edit_and_delete(app, editor)
     flask_cli(env, "db", "upgrade")
     output = flask_cli(env, "seed")
-    assert "created 0, updated 0, unchanged 50, kept (edited) 1, kept deleted 1" in output
+    kept = SEED_QUESTIONS - 2
+    assert f"created 0, updated 0, unchanged {kept}, kept (edited) 1, kept deleted 1" in output
 
 
 def test_migration_keeps_rows_and_links_and_stops_id_reuse(tmp_path):
@@ -188,8 +193,8 @@ def test_migration_keeps_rows_and_links_and_stops_id_reuse(tmp_path):
     app = create_app(TestConfig(url))
     with app.app_context():
         upgrade(revision="0004")
-        upsert_bank(bank=read_bank_file(DEFAULT_BANK))  # as the seed command wrote it then
         db.session.remove()
+    _write_bank_at_0004(tmp_path / "old.sqlite3")
     with sqlite3.connect(tmp_path / "old.sqlite3") as conn:
         links = conn.execute("SELECT question_id, topic_id FROM question_topics").fetchall()
         rows = conn.execute("SELECT id, slug, version FROM questions ORDER BY id").fetchall()
@@ -210,11 +215,62 @@ def test_migration_keeps_rows_and_links_and_stops_id_reuse(tmp_path):
         assert created.id > rows[-1][0]
         # The next seed run adopts the rows the old one wrote (same content): no edits seen.
         # The row deleted here by hand (no tombstone) is a seed item missing: created again.
+        # The next seed run never overwrites rows it has no record of writing (today's seed
+        # file says more than the 0004 rows): it keeps them, and recreates only the row
+        # deleted here by hand (no tombstone: a seed item missing).
         seeded = app.test_cli_runner().invoke(args=["seed"]).output
-        assert "created 1, updated 0, unchanged 51, kept (edited) 0, kept deleted 0" in seeded
-        assert db.session.scalar(select(func.count()).select_from(SeedRecord)) == 52 + 12
+        assert "seeded bank.yaml: created 1, updated 0," in seeded
+        assert "kept deleted 0" in seeded
+        assert (
+            db.session.scalar(select(func.count()).select_from(SeedRecord))
+            == SEED_QUESTIONS + SEED_TOPICS
+        )
+        total = app.test_client().get(Q).get_json()["meta"]["total"]
+        assert total == SEED_QUESTIONS + 1  # and the question created after the migration
         db.session.remove()
         db.engine.dispose()
+
+
+def _write_bank_at_0004(path) -> None:
+    """The seed file's topics and questions as rows of the 0004 schema (what it had then)."""
+    now = "2026-11-01 00:00:00.000000"
+    with sqlite3.connect(path) as conn:
+        topic_ids = {}
+        for topic in SEED["topics"]:
+            cursor = conn.execute(
+                "INSERT INTO topics (slug, name, description, version, created_at, updated_at) "
+                "VALUES (?, ?, ?, 1, ?, ?)",
+                (topic["slug"], topic["name"], topic["description"], now, now),
+            )
+            topic_ids[topic["slug"]] = cursor.lastrowid
+        for q in SEED["questions"]:
+            cursor = conn.execute(
+                "INSERT INTO questions (slug, prompt, answer, key_points, note, difficulty, "
+                "type, choices, correct_choices, alternate_prompts, sources, search_text, "
+                "version, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                (
+                    q["slug"],
+                    q["prompt"],
+                    q["answer"],
+                    json.dumps([p["text"] for p in q["key_points"]]),
+                    q["note"],
+                    ("easy", "medium", "hard").index(q["difficulty"]) + 1,
+                    q["type"],
+                    json.dumps(q.get("choices")),
+                    json.dumps(q.get("correct_choices")),
+                    json.dumps(q["alternate_prompts"]),
+                    json.dumps(q["sources"]),
+                    "\n".join([q["prompt"], q["answer"]]),
+                    now,
+                    now,
+                ),
+            )
+            for slug in q["topics"]:
+                conn.execute(
+                    "INSERT INTO question_topics (question_id, topic_id) VALUES (?, ?)",
+                    (cursor.lastrowid, topic_ids[slug]),
+                )
 
 
 def test_a_twin_of_an_existing_prompt_is_a_409_unless_allowed(bank):
@@ -227,12 +283,14 @@ def test_a_twin_of_an_existing_prompt_is_a_409_unless_allowed(bank):
     problem = refused.get_json()
     assert refused.mimetype == "application/problem+json"
     assert first["slug"] in problem["detail"] and first["slug"] in problem["errors"]["prompt"][0]
-    assert client.get(Q).get_json()["meta"]["total"] == 52  # nothing was created
+    assert client.get(Q).get_json()["meta"]["total"] == SEED_QUESTIONS  # nothing was created
     allowed = client.post(Q, json=twin, headers=editor, query_string={"allow_duplicate": "true"})
     assert allowed.status_code == 201, allowed.get_json()
-    again = client.post(Q, json={"prompt": "What is a unique new question?", "answer": "A."},
-                        headers=editor)
+    again = client.post(
+        Q, json={"prompt": "What is a unique new question?", "answer": "A."}, headers=editor
+    )
     assert again.status_code == 201
-    repeat = client.post(Q, json={"prompt": "What is a unique new question?", "answer": "A."},
-                         headers=editor)
+    repeat = client.post(
+        Q, json={"prompt": "What is a unique new question?", "answer": "A."}, headers=editor
+    )
     assert repeat.status_code == 409  # running the same script twice makes no twin

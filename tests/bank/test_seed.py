@@ -15,7 +15,7 @@ from api.bank.transfer.writing import read_bank_file
 from api.cli import DEFAULT_BANK
 from api.extensions import db
 from api.platform.errors import InvalidBody
-from tests.support.apps import SEED_DOCS, build_app
+from tests.support.apps import SEED_DOCS, SEED_QUESTIONS, build_app
 
 DOCS = ("000_becfa4df0abd7808.txt", "003_ae11068e3ef71790.txt")
 BANK = read_bank_file(DEFAULT_BANK)
@@ -43,10 +43,14 @@ def test_every_phrasing_is_kept_verbatim():
         assert item.prompt in [question["prompt"], *question["alternate_prompts"]]
 
 
+FROM_SEED_DOCUMENTS = [q for q in BANK["questions"] if q["sources"]]
+WRITTEN_FOR_THE_BANK = [q for q in BANK["questions"] if not q["sources"]]
+
+
 def test_questions_asked_twice_are_merged():
-    merged = [q for q in BANK["questions"] if len(q["sources"]) > 1]
+    merged = [q for q in FROM_SEED_DOCUMENTS if len(q["sources"]) > 1]
     assert len(merged) == 9
-    assert len(BANK["questions"]) == 61 - len(merged)
+    assert len(FROM_SEED_DOCUMENTS) == 61 - len(merged)
     for q in merged:
         assert len(q["alternate_prompts"]) == len(q["sources"]) - 1
 
@@ -56,9 +60,54 @@ def test_every_question_is_curated():
     for q in BANK["questions"]:
         assert q["topics"] and set(q["topics"]) <= topics, q["slug"]
         assert q["tags"], q["slug"]
-        assert 3 <= len(q["key_points"]) <= 5, q["slug"]
         assert q["difficulty"] in ("easy", "medium", "hard")
         assert q["answer"].strip()
+        if q["type"] == "open":
+            assert 3 <= len(q["key_points"]) <= 5, q["slug"]
+            assert all(p["alternatives"] for p in q["key_points"]), q["slug"]
+        else:  # every choice says why it is right or wrong
+            assert len(q["explanations"]) == len(q["choices"]), q["slug"]
+            assert all(e.strip() for e in q["explanations"]), q["slug"]
+
+
+def test_the_bank_covers_interviews_beyond_the_seeds():
+    choice = [q for q in BANK["questions"] if q["type"] != "open"]
+    assert len(choice) >= 40
+    new_open = [q for q in WRITTEN_FOR_THE_BANK if q["type"] == "open"]
+    assert len(new_open) >= 45
+    assert sum(q["difficulty"] == "hard" for q in new_open) >= 15
+    covered = {t for q in new_open for t in q["topics"]}
+    assert {"configuration", "testing", "async", "signals", "logging", "cli"} <= covered
+
+
+def test_questions_asked_again_in_other_words_are_related():
+    groups: dict[str, set[str]] = {}
+    for q in BANK["questions"]:
+        if q.get("related_group"):
+            groups.setdefault(q["related_group"], set()).add(q["slug"])
+    assert groups["migrations"] == {
+        "create-and-migrate-schema-flask-sqlalchemy",
+        "flask-migrate",
+        "database-migrations",
+        "alembic-migrations-flask-sqlalchemy",
+    }
+    assert len(groups["authentication"]) == 4
+    assert all(len(members) >= 2 for members in groups.values())
+
+
+def test_rewritten_answers_keep_the_original_wording():
+    rewritten = [q for q in FROM_SEED_DOCUMENTS if q.get("original_answer")]
+    assert len(rewritten) >= 40
+    database = next(q for q in BANK["questions"] if q["slug"] == "configure-database")
+    assert "Flask-SQL." in database["original_answer"]
+    assert "Flask-SQL." not in database["answer"]
+    for q in rewritten:
+        assert q["original_answer"].strip() != q["answer"].strip(), q["slug"]
+
+
+def test_the_bank_has_a_licence():
+    assert BANK["licence"]["spdx"] == "CC-BY-SA-4.0"
+    assert BANK["licence"]["url"].startswith("https://creativecommons.org/licenses/by-sa/4.0")
 
 
 def test_outdated_answers_carry_notes():
@@ -94,10 +143,10 @@ def counts() -> tuple[int, int, int]:
 
 def test_seed_twice_doubles_nothing(fresh_app):
     first = seed_bank(bank=BANK)
-    assert first.as_dict() == {**NOTHING, "created": 52}
+    assert first.as_dict() == {**NOTHING, "created": SEED_QUESTIONS}
     after_first = counts()
     second = seed_bank(bank=BANK)
-    assert second.as_dict() == {**NOTHING, "unchanged": 52}
+    assert second.as_dict() == {**NOTHING, "unchanged": SEED_QUESTIONS}
     assert counts() == after_first
     assert db.session.scalar(select(func.max(Question.version))) == 1
 
@@ -111,7 +160,7 @@ def test_changed_seed_updates_only_changed_rows(fresh_app):
     before = db.session.scalar(select(Question).where(Question.slug == target["slug"]))
     stamp = before.updated_at
     report = seed_bank(bank=changed)
-    assert report.as_dict() == {**NOTHING, "updated": 1, "unchanged": 51}
+    assert report.as_dict() == {**NOTHING, "updated": 1, "unchanged": SEED_QUESTIONS - 1}
     db.session.expire_all()
     row = db.session.scalar(select(Question).where(Question.slug == target["slug"]))
     assert row.version == 2
@@ -125,14 +174,14 @@ def test_cli_seed_and_import_text(fresh_app):
     runner = fresh_app.test_cli_runner()
     result = runner.invoke(args=["seed"])
     assert result.exit_code == 0, result.output
-    assert "created 52" in result.output
+    assert f"created {SEED_QUESTIONS}" in result.output
     result = runner.invoke(args=["seed"])
-    assert "unchanged 52" in result.output
+    assert f"unchanged {SEED_QUESTIONS}" in result.output
     for name in DOCS:
         result = runner.invoke(args=["import-text", str(SEED_DOCS / name)])
         assert result.exit_code == 0, result.output
         assert "created 0" in result.output
-    assert counts()[0] == 52
+    assert counts()[0] == SEED_QUESTIONS
 
 
 def test_import_text_into_empty_bank(fresh_app, tmp_path):

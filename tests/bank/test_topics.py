@@ -32,7 +32,7 @@ def test_topics_with_counts(client):
 def test_topics_paging(client):
     response = client.get("/api/v1/topics?per_page=5&page=3")
     assert response.status_code == 200
-    assert len(response.get_json()["data"]) == len(BANK["topics"]) - 10
+    assert len(response.get_json()["data"]) == min(5, len(BANK["topics"]) - 10)
     assert 'rel="prev"' in response.headers["Link"]
 
 
@@ -59,6 +59,7 @@ def test_tags_with_counts(client):
     response = client.get("/api/v1/tags?per_page=100")
     assert response.status_code == 200
     data = response.get_json()["data"]
+    data += client.get("/api/v1/tags?per_page=100&page=2").get_json()["data"]
     expected: dict[str, int] = {}
     for q in BANK["questions"]:
         for slug in q["tags"]:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from api.bank.models import Question
 from api.extensions import db
 from tests.support.accounts import login_headers, make_user
-from tests.support.apps import SEED_DOCS, build_app, seed_bank_into
+from tests.support.apps import SEED_DOCS, SEED_QUESTIONS, SEED_TOPICS, build_app, seed_bank_into
 
 Q = "/api/v1/questions"
 
@@ -42,15 +42,15 @@ def test_export_import_round_trip(seeded, backend, database_factory):
     assert exported.status_code == 200
     assert exported.mimetype == "application/json"
     assert 'filename="questions.json"' in exported.headers["Content-Disposition"]
-    assert exported.headers["X-Total-Count"] == "52"
+    assert exported.headers["X-Total-Count"] == str(SEED_QUESTIONS)
     bank = exported.get_json()
-    assert len(bank["questions"]) == 52 and len(bank["topics"]) == 12
+    assert len(bank["questions"]) == SEED_QUESTIONS and len(bank["topics"]) == SEED_TOPICS
 
     empty, empty_editor = fresh(database_factory, backend, "qbank_roundtrip")
     client = empty.test_client()
     response = client.post(f"{Q}/import", json=bank, headers=empty_editor)
     assert response.status_code == 200, response.get_json()
-    assert response.get_json()["created"] == 52
+    assert response.get_json()["created"] == SEED_QUESTIONS
     again = client.get(f"{Q}/export?format=json", headers=empty_editor).get_json()
     assert again == bank
     with empty.app_context():
@@ -239,11 +239,15 @@ def test_import_bank_command_round_trips_an_export(seeded, backend, database_fac
     runner = empty.test_cli_runner()
     result = runner.invoke(args=["import-bank", str(path)])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "imported bank.json: created 52, updated 0, unchanged 0"
+    assert result.output.strip() == (
+        f"imported bank.json: created {SEED_QUESTIONS}, updated 0, unchanged 0"
+    )
     again = empty.test_client().get(f"{Q}/export?format=json", headers=empty_editor).get_json()
     assert again == bank
     result = runner.invoke(args=["import-bank", str(path)])
-    assert result.output.strip() == "imported bank.json: created 0, updated 0, unchanged 52"
+    assert result.output.strip() == (
+        f"imported bank.json: created 0, updated 0, unchanged {SEED_QUESTIONS}"
+    )
     with empty.app_context():
         db.engine.dispose()
 
@@ -314,5 +318,23 @@ def test_import_bank_streams_in_batches(backend, database_factory, tmp_path):
             assert report.as_dict() == {"created": count, "updated": 0, "unchanged": 0}
             assert report.created == []  # counts only
             db.engine.dispose()
-        assert question_count(app) == 52 + count
+        assert question_count(app) == SEED_QUESTIONS + count
     assert peaks[3200] < 2 * peaks[800], peaks
+
+
+@pytest.mark.parametrize("kind", ["json", "csv", "markdown"])
+def test_every_export_carries_the_bank_licence(seeded, kind):
+    app, editor = seeded
+    response = app.test_client().get(f"{Q}/export?format={kind}", headers=editor)
+    assert response.status_code == 200
+    assert response.headers["Link"] == (
+        '<https://creativecommons.org/licenses/by-sa/4.0/>; rel="license"'
+    )
+    text = response.get_data(as_text=True)
+    if kind == "json":
+        assert response.get_json()["licence"]["spdx"] == "CC-BY-SA-4.0"
+    elif kind == "markdown":
+        assert "CC-BY-SA-4.0" in text.splitlines()[2]
+    else:
+        header = text.splitlines()[0].split(",")
+        assert {"explanations", "related_group", "original_answer"} <= set(header)

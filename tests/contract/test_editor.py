@@ -129,6 +129,20 @@ def _existing_topics(slugs: Any, pool: list[str]) -> Any:
     return list(dict.fromkeys(chosen))  # no repeats: topics are a set
 
 
+def _explained(item: dict) -> dict:
+    """One explanation per choice, as the app requires and a JSON Schema cannot say:
+    generated explanations are cycled or cut to the number of choices."""
+    given, choices = item.get("explanations"), item.get("choices")
+    if isinstance(given, list) and given and isinstance(choices, list) and len(choices) >= 2:
+        item = {**item, "explanations": [given[i % len(given)] for i in range(len(choices))]}
+    return item
+
+
+def _explanations_fit(question: dict) -> bool:
+    given = question.get("explanations")
+    return given is None or len(given) == len(question.get("choices") or [])
+
+
 def _aimed_questions(items: list, pool: list[str]) -> list:
     """Import items with existing topics, and no explicit slug given twice (a 422)."""
     seen: set[str] = set()
@@ -138,6 +152,7 @@ def _aimed_questions(items: list, pool: list[str]) -> list:
             item = dict(item)
             if "topics" in item:
                 item["topics"] = _existing_topics(item["topics"], pool)
+            item = _explained(item)
             if item.get("slug") in seen:
                 del item["slug"]
             elif isinstance(item.get("slug"), str):
@@ -199,6 +214,7 @@ def _aim(case, bank: _Bank) -> None:
     if label in ("POST /api/v1/questions", "PATCH /api/v1/questions/{question_id}"):
         if "topics" in body:
             body["topics"] = _existing_topics(body["topics"], pool)
+        body = _explained(body)
     elif label == "POST /api/v1/questions/import":
         if isinstance(body, list):
             body = _aimed_questions(body, pool)
@@ -268,7 +284,7 @@ def _editor_case(case, app, headers: dict[str, str]) -> tuple[str, int] | None:
     if merged is not None:
         assert status in (200, 409, 412, 422, 429), status
         if status in (200, 422):
-            valid = QUESTION_IN.is_valid(merged)
+            valid = QUESTION_IN.is_valid(merged) and _explanations_fit(merged)
             assert valid == (status == 200), (status, merged, response.text)
     if text:
         assert status < 400 or status in (409, 422, 429), status

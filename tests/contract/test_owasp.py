@@ -33,10 +33,16 @@ LEARNER_WRITES = {
     ("POST", "/api/v1/questions/<int:question_id>/attempts"),
     ("POST", "/api/v1/attempts/batch"),
     ("PATCH", "/api/v1/attempts/<int:attempt_id>"),
+    ("POST", "/api/v1/questions/<int:question_id>/reports"),
     ("POST", "/api/v1/quizzes"),
     ("POST", "/api/v1/quizzes/<int:quiz_id>/finish"),
 }
-ADMIN_READS = {("GET", "/api/v1/users"), ("GET", "/api/v1/questions/export")}
+ADMIN_READS = {
+    ("GET", "/api/v1/users"),
+    ("GET", "/api/v1/questions/export"),
+    ("GET", "/api/v1/reports"),
+    ("GET", "/api/v1/reports/<int:report_id>"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +73,7 @@ def concrete(rule: str) -> str:
         .replace("<int:user_id>", "1")
         .replace("<string:slug>", "basics")
         .replace("<int:attempt_id>", "1")
+        .replace("<int:report_id>", "1")
         .replace("<int:quiz_id>", "1")
         .replace("<string:filename>", "swagger-ui.css")
     )

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.support.apps import SEED_QUESTIONS
 from tests.support.browser import chromium, static_site
 from tests.support.live import api_request, app_env, direct_opener, flask_cli, gunicorn
 
@@ -125,7 +126,7 @@ def stack(tmp_path_factory):
             ACCESS_LOG="-",  # gunicorn's access log carries the Referer this test reads
         )
         flask_cli(env, "db", "upgrade")
-        assert "created 52" in flask_cli(env, "seed")
+        assert f"created {SEED_QUESTIONS}" in flask_cli(env, "seed")
         assert "created admin" in flask_cli(env, "create-admin", ADMIN_EMAIL)
         with gunicorn(env) as base:
             status, _, body = http(
@@ -194,12 +195,12 @@ def test_allowed_origin_logs_in_reads_and_writes(stack):
     assert questions["status"] == 200
     assert len(questions["body"]["data"]) == 2
     headers = questions["headers"]
-    assert headers["x-total-count"] == "52"  # exposed: readable from JS
+    assert headers["x-total-count"] == str(SEED_QUESTIONS)  # exposed: readable from JS
     assert 'rel="next"' in headers["link"] and "per_page=2" in headers["link"]
     assert headers["etag"] and headers["etag"].startswith('"')
     assert headers["content-type"].startswith("application/json")  # CORS-safelisted
     assert headers["x-content-type-options"] is None  # sent, but not exposed: hidden from JS
-    assert steps["anonymous"]["headers"]["x-total-count"] == "52"
+    assert steps["anonymous"]["headers"]["x-total-count"] == str(SEED_QUESTIONS)
 
     create = steps["create"]
     assert create["status"] == 201

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.apps import SEED_QUESTIONS
 from tests.support.live import (
     ROOT,
     api_request,
@@ -107,7 +108,7 @@ def test_boot_migrates_seeds_and_execs_gunicorn_which_stops_gracefully(boot_env,
         # Migrations from an empty database, then the seed, before gunicorn listened.
         assert "Running upgrade  -> 0001" in log, log[-3000:]
         assert log.index("seeded bank.yaml") < log.index("Listening at"), log[-3000:]
-        assert "seeded bank.yaml: created 52" in log, log[-3000:]
+        assert f"seeded bank.yaml: created {SEED_QUESTIONS}" in log, log[-3000:]
 
         # exec: the process the container started is gunicorn's master itself, and its
         # workers are the number configured.
@@ -119,7 +120,7 @@ def test_boot_migrates_seeds_and_execs_gunicorn_which_stops_gracefully(boot_env,
 
         assert call("GET", f"{boot.base}/readyz")[0] == 200
         status, page = call("GET", f"{boot.base}/api/v1/questions?per_page=5")
-        assert status == 200 and page["meta"]["total"] == 52
+        assert status == 200 and page["meta"]["total"] == SEED_QUESTIONS
 
         # Both preloaded workers read and write on connections of their own: concurrent
         # reads and attempts all succeed (a connection shared across the fork would
@@ -169,9 +170,9 @@ def test_boot_migrates_seeds_and_execs_gunicorn_which_stops_gracefully(boot_env,
         again.wait_until_serving()
         log = again.log()
         assert "Running upgrade" not in log, log[-3000:]
-        assert "created 0, updated 0, unchanged 52" in log, log[-3000:]
+        assert f"created 0, updated 0, unchanged {SEED_QUESTIONS}" in log, log[-3000:]
         status, page = call("GET", f"{again.base}/api/v1/questions?per_page=1")
-        assert status == 200 and page["meta"]["total"] == 52
+        assert status == 200 and page["meta"]["total"] == SEED_QUESTIONS
     finally:
         assert again.stop() == 0, again.log()[-3000:]
 

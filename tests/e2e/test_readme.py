@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 
+from tests.support.apps import SEED_QUESTIONS
 from tests.support.live import ROOT, app_env, flask_cli, gunicorn
 
 
@@ -36,7 +37,7 @@ def server(tmp_path_factory):
     instance = tmp_path_factory.mktemp("readme")
     env = app_env(f"sqlite:///{instance}/qbank.sqlite3", instance)
     flask_cli(env, "db", "upgrade")
-    assert "created 52" in flask_cli(env, "seed")
+    assert f"created {SEED_QUESTIONS}" in flask_cli(env, "seed")
     with gunicorn(env) as base:
         yield base, env
 
@@ -84,6 +85,8 @@ def test_readme_has_examples_of_every_endpoint():
         "POST :8000/api/v1/questions",
         "questions/export",
         "questions/import",
+        "/reports",
+        "PATCH :8000/api/v1/attempts/",
     ):
         assert fragment in text, fragment
     assert any(c.startswith("http ") for c in commands())
@@ -101,9 +104,10 @@ def test_readme_block_works_as_pasted(server, index):
     if "auth/logout" in block:
         assert '"status": 401' in out  # the last line: the logged-out token is refused
     if "create-admin" in block:
-        topic = get_json(f"{base}/api/v1/topics/testing")
-        assert topic["description"] == "pytest, fixtures and the test client."
+        topic = get_json(f"{base}/api/v1/topics/profiling")
+        assert topic["description"] == "Finding where the time goes."
         assert topic["question_count"] == 1
+        assert '"open_reports"' in out and '"facility_index"' in out
         assert '"dry_run": true' in out and '"created": 11' in out
     if "/quizzes" in block:
         assert '"score"' in out and '"by_topic"' in out and '"streak_days"' in out

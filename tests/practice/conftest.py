@@ -62,8 +62,13 @@ def learner(bank_app):
 @pytest.fixture(scope="package")
 def slugs(bank_app) -> dict[str, int]:
     """Question ids by slug."""
-    body = bank_app.test_client().get(Q, query_string={"per_page": 100}).get_json()
-    return {q["slug"]: q["id"] for q in body["data"]}
+    client, found, page = bank_app.test_client(), {}, 1
+    while True:
+        response = client.get(Q, query_string={"per_page": 100, "page": page})
+        found.update({q["slug"]: q["id"] for q in response.get_json()["data"]})
+        if len(found) >= int(response.headers["X-Total-Count"]):
+            return found
+        page += 1
 
 
 @pytest.fixture(scope="package")

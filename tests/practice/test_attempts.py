@@ -178,6 +178,18 @@ def test_multiple_choice_is_graded_exactly(client, learner, choice_questions):
     )
 
 
+def test_a_choice_explains_every_option_after_answering_only(client, learner, slugs):
+    qid = slugs["mc-default-dev-server-port"]
+    before = client.get(f"{Q}/{qid}").get_json()
+    assert "explanations" not in before and "correct_choices" not in before
+    wrong = created(attempt(client, learner, qid, choices=[1]))
+    assert wrong["grade"]["passed"] is False
+    assert len(wrong["explanations"]) == len(before["choices"])
+    assert wrong["explanations"][0].startswith("Right:")
+    full = client.get(f"{Q}/{qid}", query_string={"include": "answer"}).get_json()
+    assert full["explanations"] == wrong["explanations"]
+
+
 def test_true_false_is_graded_exactly(client, learner, choice_questions):
     qid = choice_questions["true_false"]
     question = client.get(f"{Q}/{qid}").get_json()

@@ -107,9 +107,7 @@ def test_streak_counts_days_in_the_learners_time_zone(client, slugs):
     assert client.get(f"{V1}/me/stats", headers=utc_learner).get_json()["streak_days"] < 3
 
 
-def test_question_stats_are_public_and_need_five_attempts_for_a_difficulty(
-    client, editor, assert_problem
-):
+def test_question_stats_are_public_from_five_learners(client, editor, assert_problem):
     made = client.post(
         Q,
         json={
@@ -125,38 +123,73 @@ def test_question_stats_are_public_and_need_five_attempts_for_a_difficulty(
     assert made.status_code == 201
     qid = made.get_json()["id"]
     url = f"{Q}/{qid}/stats"
-    empty = client.get(url)
-    assert empty.status_code == 200
-    assert empty.headers["Cache-Control"] == "public, max-age=60"
-    assert empty.headers["ETag"]
-    assert empty.get_json() == {
+    hidden = {
         "question_id": qid,
-        "attempts": 0,
-        "learners": 0,
-        "passed": 0,
+        "available": False,
+        "min_learners": 5,
+        "attempts": None,
+        "learners": None,
+        "passed": None,
         "pass_rate": None,
         "average_score": None,
         "empirical_difficulty": None,
         "editor_difficulty": "medium",
+        "message": "Figures appear once at least 5 learners have answered this question.",
     }
+    empty = client.get(url)
+    assert empty.status_code == 200
+    assert empty.headers["Cache-Control"] == "public, max-age=60"
+    assert empty.headers["ETag"]
+    assert empty.get_json() == hidden
     app = client.application
-    one, two, three = new_learner(app), new_learner(app), new_learner(app)
-    created(attempt(client, one, qid, answer="A test client; no server needed."))
-    created(attempt(client, one, qid, self_rating="again"))
-    created(attempt(client, two, qid, self_rating="good"))
-    created(attempt(client, three, qid, self_rating="hard"))
-    four = client.get(url).get_json()
-    assert (four["attempts"], four["learners"], four["passed"]) == (4, 3, 3)
-    assert four["pass_rate"] == 0.75
-    assert four["average_score"] == 1.0  # only the graded answer has a score
-    assert four["empirical_difficulty"] is None
-    created(attempt(client, three, qid, self_rating="again"))
+    learners = [new_learner(app) for _ in range(5)]
+    created(attempt(client, learners[0], qid, answer="A test client; no server needed."))
+    created(attempt(client, learners[0], qid, self_rating="again"))
+    created(attempt(client, learners[1], qid, self_rating="good"))
+    created(attempt(client, learners[2], qid, self_rating="hard"))
+    # Three learners: one learner's score must not be readable from the figures.
+    assert client.get(url).get_json() == hidden
+    # Editors see them all along, with the item analysis.
+    early = client.get(url, headers=editor)
+    assert early.headers["Cache-Control"] == "private, no-cache"
+    early = early.get_json()
+    assert (early["attempts"], early["learners"], early["passed"]) == (4, 3, 3)
+    assert early["facility_index"] == 1.0  # first attempts: a full answer, good, hard
+    assert early["discrimination_index"] is None  # fewer than 5 learners
+    created(attempt(client, learners[3], qid, self_rating="again"))
+    created(attempt(client, learners[4], qid, self_rating="again"))
     five = client.get(url).get_json()
-    assert (five["attempts"], five["learners"], five["passed"]) == (5, 3, 3)
-    assert five["pass_rate"] == 0.6
+    assert five["available"] is True and "message" not in five
+    assert (five["attempts"], five["learners"], five["passed"]) == (6, 5, 3)
+    assert five["pass_rate"] == 0.5
+    assert five["average_score"] == 1.0  # only the graded answer has a score
     assert five["empirical_difficulty"] == "medium"
-    assert five["editor_difficulty"] == "medium"
+    assert "facility_index" not in five  # an editor's figure
+    analysed = client.get(url, headers=editor).get_json()
+    assert analysed["facility_index"] == 0.6  # 1, 1, 1, 0, 0
+    assert -1 <= analysed["discrimination_index"] <= 1
     assert_problem(client.get(f"{Q}/999999/stats"), 404)
+
+
+def test_discrimination_sets_the_upper_third_against_the_lower(bank_app, client, editor):
+    """Six learners: the two best overall got the question right, the two worst did not."""
+
+    def question(prompt: str) -> int:
+        body = {"prompt": prompt, "answer": "Yes.", "topics": ["basics"], "tags": ["stats"]}
+        response = client.post(Q, json=body, headers=editor)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
+    target = question("Is the facility index the mean item score?")
+    other = question("Does the discrimination index compare thirds of the class?")
+    learners = [new_learner(bank_app) for _ in range(6)]
+    for i, who in enumerate(learners):  # standing: 0-1 strong, 2-3 middling, 4-5 weak
+        created(attempt(client, who, other, self_rating="good" if i in (0, 1, 2) else "again"))
+        created(attempt(client, who, target, self_rating="good" if i in (0, 1, 3) else "again"))
+    stats = client.get(f"{Q}/{target}/stats", headers=editor).get_json()
+    assert stats["facility_index"] == 0.5
+    # upper third (0, 1): 1 and 1; lower third (4, 5): 0 and 0
+    assert stats["discrimination_index"] == 1.0
 
 
 # --- listing, ownership and authentication -------------------------------------------------

@@ -27,35 +27,35 @@ from tests.support.practice import (
 def test_quizzes_draw_without_repeats_until_the_pool_is_used(
     bank_app, client, learner, assert_problem
 ):
-    pool = set(topic_ids(client, "error-handling"))
-    assert len(pool) == 2
+    pool = set(topic_ids(client, "signals"))
+    assert len(pool) == 3
     drawn = []
     for count in (1, 5):
         response = client.post(
-            f"{V1}/quizzes", json={"count": count, "topic": ["error-handling"]}, headers=learner
+            f"{V1}/quizzes", json={"count": count, "topic": ["signals"]}, headers=learner
         )
         quiz = created(response)
         assert response.headers["Location"].endswith(f"{V1}/quizzes/{quiz['id']}")
         drawn.append([q["id"] for q in quiz["questions"]])
-    assert len(drawn[0]) == 1 and len(drawn[1]) == 1
+    assert len(drawn[0]) == 1 and len(drawn[1]) == 2
     assert set(drawn[0] + drawn[1]) == pool
     uid = user_id(client, learner)
     assert stored(bank_app, Quiz, uid) == 2
-    used_up = client.post(f"{V1}/quizzes", json={"topic": ["error-handling"]}, headers=learner)
+    used_up = client.post(f"{V1}/quizzes", json={"topic": ["signals"]}, headers=learner)
     detail = assert_problem(used_up, 409)
-    assert detail["pool_size"] == 2
+    assert detail["pool_size"] == 3
     assert detail["remaining"] == 0
     assert stored(bank_app, Quiz, uid) == 2
     # Wider filters still have questions; another learner still has the whole pool.
     assert (
         client.post(
-            f"{V1}/quizzes", json={"topic": ["error-handling", "deployment"]}, headers=learner
+            f"{V1}/quizzes", json={"topic": ["signals", "deployment"]}, headers=learner
         ).status_code
         == 201
     )
     other = client.post(
         f"{V1}/quizzes",
-        json={"count": 5, "topic": ["error-handling"]},
+        json={"count": 5, "topic": ["signals"]},
         headers=new_learner(bank_app),
     )
     assert {q["id"] for q in created(other)["questions"]} == pool
@@ -193,3 +193,20 @@ def test_finishing_a_quiz_scores_it_once(client, learner, assert_problem):
     assert "finished" in assert_problem(late, 409)["detail"]
     assert client.get(f"{V1}/quizzes/{quiz['id']}", headers=learner).get_json() == summary
     assert attempts_total(client, learner) == 1
+
+
+def test_a_quiz_draws_one_question_of_a_related_group(bank_app, client, learner):
+    """The four questions on migrations ask one thing: a quiz never holds two of them."""
+    migrations = {
+        q["id"]
+        for q in client.get(f"{Q}?topic=databases&per_page=100").get_json()["data"]
+        if q["related_group"] == "migrations"
+    }
+    assert len(migrations) == 4
+    quiz = created(
+        client.post(f"{V1}/quizzes", json={"count": 50, "topic": ["databases"]}, headers=learner)
+    )
+    drawn = {q["id"] for q in quiz["questions"]}
+    assert len(drawn & migrations) == 1
+    pool = int(client.get(f"{Q}?topic=databases").headers["X-Total-Count"])
+    assert len(drawn) == pool - 3  # everything else in the topic was drawn

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
 from sqlalchemy import event
 
 from api import create_app, schema
@@ -80,3 +81,10 @@ class QueryCounter:
     @property
     def count(self) -> int:
         return len(self.statements)
+
+
+# What the seed file holds: tests count against it rather than against numbers of the day.
+SEED_BANK = yaml.safe_load(DEFAULT_BANK.read_text(encoding="utf-8"))
+SEED_QUESTIONS = len(SEED_BANK["questions"])
+SEED_TOPICS = len(SEED_BANK["topics"])
+SEED_OPEN = sum(q["type"] == "open" for q in SEED_BANK["questions"])

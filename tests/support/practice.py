@@ -41,7 +41,7 @@ ATTEMPT_FIELDS = {
     "override",
     "override_until",
 }
-TEACHING_FIELDS = {"model_answer", "correct_choices", "note", "override_hint"}
+TEACHING_FIELDS = {"model_answer", "correct_choices", "explanations", "note", "override_hint"}
 ANSWER_FIELDS = {"answer", "key_points", "correct_choices", "note"}
 WHAT_IS_FLASK_POINTS = [
     "micro web framework",

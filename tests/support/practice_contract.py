@@ -284,8 +284,8 @@ def aim(case, bank: Bank, learner: Learner, *, choose: bool = True) -> None:
     """Point a generated request at the bank as it is, where its data is valid.
 
     `choose` picks ids that exist for the path (the run without links); the stateful walk
-    keeps the ids its links gave and only fits the body (and a listing's `user_id`, which
-    no link gives) to them.
+    keeps the ids its links gave and only fits the body to them, and a listing's `user_id`
+    (which no link gives) to the learner: the walk must list its own attempts.
     """
     if case.meta is None or case.method.upper() != case.operation.method.upper():
         return  # an undeclared method (405): sent as generated
@@ -313,7 +313,7 @@ def aim(case, bank: Bank, learner: Learner, *, choose: bool = True) -> None:
         label == "GET /api/v1/attempts"
         and _valid(case, ParameterLocation.QUERY)
         and (case.query or {}).get("user_id") is not None
-        and seed % 2
+        and (seed % 2 or not choose)
     ):
         case.query = {**case.query, "user_id": learner.id}  # your own; another's is a 404
     _aim_key(case)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.bank.editing import editable_fields
+from api.bank.licence import LICENCE, notice
 from api.bank.models import Topic
 from api.bank.payloads import question_in_schema, questions_in_schema, topic_in_schema
 from api.bank.reading import QuestionFilters, filtered_questions
@@ -43,6 +44,9 @@ CSV_COLUMNS = (
     "topics",
     "tags",
     "sources",
+    "explanations",
+    "related_group",
+    "original_answer",
 )
 
 
@@ -93,6 +97,7 @@ def to_json(questions: list[dict[str, Any]], topics: Iterable[Topic]) -> str:
     """The bank file format, so an export imports back as it was."""
     bank = {
         "version": 1,
+        "licence": LICENCE,
         "topics": [{"slug": t.slug, "name": t.name, "description": t.description} for t in topics],
         "questions": questions,
     }
@@ -106,17 +111,26 @@ def to_csv(questions: list[dict[str, Any]]) -> str:
     writer.writeheader()
     for q in questions:
         row = dict(q)
-        for name in ("alternate_prompts", "key_points", "choices", "correct_choices", "sources"):
+        for name in (
+            "alternate_prompts",
+            "key_points",
+            "choices",
+            "correct_choices",
+            "sources",
+            "explanations",
+        ):
             row[name] = json.dumps(q[name], ensure_ascii=False) if q[name] is not None else ""
         row["topics"] = " ".join(q["topics"])
         row["tags"] = " ".join(q["tags"])
         row["note"] = q["note"] or ""
+        row["related_group"] = q["related_group"] or ""
+        row["original_answer"] = q["original_answer"] or ""
         writer.writerow(row)
     return out.getvalue()
 
 
 def to_markdown(questions: list[dict[str, Any]]) -> str:
-    lines = ["# Question bank", ""]
+    lines = ["# Question bank", "", f"*{notice()}*", ""]
     for q in questions:
         lines += [f"## {q['prompt']}", ""]
         meta = [q["difficulty"], q["type"].replace("_", " ")]

@@ -6,6 +6,7 @@ from flask import Response, current_app, request
 from flask_restful import Resource
 
 from api.accounts.roles import role_required
+from api.bank.licence import LICENCE_LINK
 from api.bank.payloads import bank_file_schema, import_args, questions_in_schema
 from api.bank.reading import QuestionFilters
 from api.bank.schemas import export_args
@@ -93,4 +94,5 @@ class QuestionExport(Resource):
         response = Response(body, mimetype=mimetype)
         response.headers["Content-Disposition"] = f'attachment; filename="questions.{suffix}"'
         response.headers["X-Total-Count"] = str(len(questions))
+        response.headers["Link"] = LICENCE_LINK  # the bank's licence, in every format
         return response
