@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict
 
-from flask import Response, request
+from flask import Response
 from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
@@ -28,7 +28,8 @@ from api.accounts.schemas import (
 )
 from api.extensions import limiter
 from api.platform import ratelimit
-from api.platform.parsing import parse_args, parse_body
+from api.platform.errors import BadRequest
+from api.platform.parsing import parse_args, parse_body, request_json
 from api.platform.responses import paged
 
 # Token responses must never be stored by a cache (RFC 6749, section 5.1).
@@ -43,7 +44,10 @@ def _account_digest(email: str) -> str:
 
 def account_key() -> str:
     """The login's account, hashed: email addresses are not written to the counter store."""
-    body = request.get_json(silent=True)
+    try:
+        body = request_json()
+    except BadRequest:  # the view refuses it; a key function must not raise
+        body = None
     email = body.get("email") if isinstance(body, dict) else None
     if not isinstance(email, str):
         return "account:none"

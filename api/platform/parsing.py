@@ -101,11 +101,42 @@ def parse_args(schema: Schema) -> dict[str, Any]:
     return args
 
 
+# No body this API takes nests deeper than a few levels; deeper is refused before anything
+# walks it (a body nested thousands deep would exhaust Python's recursion).
+MAX_JSON_DEPTH = 32
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def request_json() -> Any:
+    """The request's parsed JSON body, or None when it is not JSON at all or unparsable.
+
+    BadRequest when it nests deeper than MAX_JSON_DEPTH (parsing included: the JSON
+    decoder itself gives up with a RecursionError far below what a body may hold).
+    """
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise BadRequest(f"The body nests deeper than {MAX_JSON_DEPTH} levels.") from None
+    if isinstance(data, dict | list) and _deeper_than(data, MAX_JSON_DEPTH):
+        raise BadRequest(f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
+    return data
+
+
 def read_json() -> Any:
-    """The request's JSON value: not JSON at all is a 415, unparsable JSON a 400."""
+    """The request's JSON value: not JSON at all is a 415, unparsable or too deep a 400."""
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as application/json.")
-    data = request.get_json(silent=True)
+    data = request_json()
     if data is None:
         raise BadRequest("The body is not valid JSON.")
     unencodable = _lone_surrogates(data)

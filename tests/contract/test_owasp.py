@@ -233,6 +233,34 @@ def test_api4_every_size_is_bounded(client, url, field):
     assert field in response.get_json()["errors"]
 
 
+def _json_writes(app) -> list[tuple[str, str]]:
+    return [
+        (method, rule)
+        for method, rule in routes(app, {"POST", "PUT", "PATCH"})
+        if not rule.endswith(("/logout", "/finish", "/refresh"))
+    ]
+
+
+@pytest.mark.parametrize("depth", [33, 600, 100_000])
+def test_api4_deeply_nested_json_is_a_400_everywhere(app, client, depth):
+    """JSON nested past the limit, even past Python's recursion limit, is a 400 problem on
+    every endpoint that reads a JSON body, login and register included; nothing changes."""
+    admin = login_headers(app, make_user(app, "admin"))  # every role check passes
+    body = "[" * depth + "]" * depth
+    nested_object = '{"email": ' + "[" * depth + "]" * depth + "}"
+    for method, rule in _json_writes(app):
+        for data in (body, nested_object):
+            response = client.open(
+                concrete(rule),
+                method=method,
+                data=data,
+                headers={**admin, "Content-Type": "application/json", "If-Match": "*"},
+            )
+            assert response.status_code == 400, (method, rule, response.get_json())
+            assert response.mimetype == "application/problem+json"
+            assert "nests deeper" in response.get_json()["detail"], (method, rule)
+
+
 def test_api4_bodies_are_bounded(app, client):
     editor = login_headers(app, make_user(app, "editor"))
     big = {"prompt": "Big?", "answer": "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)}
