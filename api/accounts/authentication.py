@@ -68,10 +68,10 @@ def _invalid(detail: str) -> Response:
     return unauthorized(detail, slug="invalid-token", title="Invalid token")
 
 
-def _no_token(reason: str) -> Response:
+def _no_token(_reason: str) -> Response:
     """No bearer token at all (no header, or another scheme): the bare challenge."""
     return unauthorized(
-        f"Send 'Authorization: Bearer <access token>'. ({reason})",
+        "Send 'Authorization: Bearer <access token>'.",
         slug="authentication-required",
         title="Authentication required",
         error=None,
@@ -79,8 +79,13 @@ def _no_token(reason: str) -> Response:
 
 
 def _invalid_token(reason: str) -> Response:
-    """Malformed, badly signed, `alg: none`, or the wrong kind of token."""
-    return _invalid(_REASONS.get(reason, f"The token is not valid: {reason}."))
+    """Malformed, badly signed, `alg: none`, or the wrong kind of token.
+
+    Only reasons we know are told; anything else the library says (its messages can quote
+    the token's own header, CR/LF included) becomes one fixed sentence: nothing from a
+    token is ever reflected, in the body or in `WWW-Authenticate`.
+    """
+    return _invalid(_REASONS.get(reason, "The token is malformed or not one of ours."))
 
 
 def _expired(_header: dict, _data: dict) -> Response:

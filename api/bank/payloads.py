@@ -136,7 +136,10 @@ class QuestionIn(Schema):
     def _explanations_fit_choices(self, data, partial=False, **kwargs):
         if partial or data.get("explanations") is None:
             return
-        if len(data["explanations"]) != len(data.get("choices") or []):
+        choices = data.get("choices") or (
+            ["True", "False"] if data.get("type") == "true_false" else []
+        )
+        if len(data["explanations"]) != len(choices):
             raise ValidationError("Give one explanation per choice, in order.", "explanations")
 
     @validates_schema

@@ -133,14 +133,20 @@ def _explained(item: dict) -> dict:
     """One explanation per choice, as the app requires and a JSON Schema cannot say:
     generated explanations are cycled or cut to the number of choices."""
     given, choices = item.get("explanations"), item.get("choices")
-    if isinstance(given, list) and given and isinstance(choices, list) and len(choices) >= 2:
-        item = {**item, "explanations": [given[i % len(given)] for i in range(len(choices))]}
-    return item
+    if not isinstance(given, list) or not given:
+        return item
+    if choices is None and item.get("type") == "true_false":
+        choices = ["True", "False"]
+    if isinstance(choices, list) and len(choices) >= 2:
+        return {**item, "explanations": [given[i % len(given)] for i in range(len(choices))]}
+    return {**item, "explanations": None}
 
 
 def _explanations_fit(question: dict) -> bool:
-    given = question.get("explanations")
-    return given is None or len(given) == len(question.get("choices") or [])
+    given, choices = question.get("explanations"), question.get("choices")
+    if choices is None and question.get("type") == "true_false":
+        choices = ["True", "False"]
+    return given is None or len(given) == len(choices or [])
 
 
 def _aimed_questions(items: list, pool: list[str]) -> list:

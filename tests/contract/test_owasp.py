@@ -7,6 +7,7 @@ tests here sweep across every route so that a new route cannot skip a control.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -155,6 +156,37 @@ def test_api2_forged_tokens_are_401(client, token):
     assert response.status_code == 401
     assert response.mimetype == PROBLEM
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        # JSON escapes: the decoded header strings hold real CR/LF
+        rb'{"alg": "HS256", "crit": ["x\r\nX-Injected: 1"]}',
+        rb'{"alg": "HS256", "crit": ["x\r\nSet-Cookie: a=b", "kid"]}',
+        rb'{"alg": "HS256\r\nSet-Cookie: a=b"}',
+        rb'{"alg": "HS256", "kid": "\r\nX-Injected: 1"}',
+        b"\r\n not json \r\n",
+    ],
+)
+def test_api2_a_token_header_is_never_reflected(client, header):
+    """Malformed token headers (CR/LF in `crit`, `alg`, `kid`) are a fixed 401 on every
+    authenticated route; neither the body nor WWW-Authenticate repeats anything of them."""
+    payload = _b64(b'{"sub": "1"}')
+    token = f"{_b64(header)}.{payload}.{_b64(b'sig')}"
+    for path in ("/api/v1/me", "/api/v1/attempts", "/api/v1/reports"):
+        response = client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, (path, response.get_data(as_text=True))
+        assert response.mimetype == PROBLEM
+        challenge = response.headers["WWW-Authenticate"]
+        assert challenge.startswith("Bearer") and "\r" not in challenge and "\n" not in challenge
+        text = response.get_data(as_text=True) + challenge
+        for leaked in ("Injected", "Set-Cookie", "crit", "kid"):
+            assert leaked not in text, (path, text)
 
 
 def test_api2_weak_passwords_are_refused(client):
