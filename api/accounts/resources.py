@@ -144,6 +144,7 @@ class Me(Resource):
         return user_schema.dump(current_user())
 
     @jwt_required()
+    @failed_login_limits(own_account_key, deduct_when=ratelimit.password_refused)
     def patch(self):
         """Change the display name, time zone or (with the current one) the password."""
         changes = parse_body(profile_update_schema)

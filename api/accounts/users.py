@@ -32,7 +32,7 @@ from api.accounts import sessions as revocation
 from api.accounts.models import User, new_token_key, normalise_email
 from api.extensions import db
 from api.platform.db_types import utcnow
-from api.platform.errors import Conflict, Forbidden, InvalidBody, NotFound, Unauthorized
+from api.platform.errors import Conflict, Forbidden, NotFound, Unauthorized
 
 BAD_CREDENTIALS = "The email or password is incorrect."
 CHALLENGE = 'Bearer realm="qbank"'
@@ -177,8 +177,9 @@ def update_profile(*, user: User, changes: dict[str, Any]) -> User:
     """Display name, time zone, and the password (which needs the current one)."""
     if "password" in changes:
         if not _verify(user.password_hash, changes["current_password"]):
-            raise InvalidBody(
-                "The current password is incorrect.",
+            # A 403 like DELETE /me: it counts toward the account's failed-login limits.
+            raise PasswordIncorrect(
+                "The current password is incorrect; nothing was changed.",
                 errors={"current_password": ["Incorrect password."]},
             )
         user.password_hash = hash_password(changes["password"])

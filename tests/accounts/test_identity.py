@@ -290,6 +290,30 @@ def test_wrong_passwords_on_delete_count_as_failed_logins(identity_url):
             db.engine.dispose()
 
 
+def test_wrong_current_passwords_on_patch_count_as_failed_logins(identity_url):
+    """PATCH /me checks the current password too: a wrong one is a 403 that spends the same
+    failed-login budget (no unthrottled password oracle), and nothing changes."""
+    app = create_app(TestConfig(identity_url, RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT="2/minute"))
+    try:
+        client = app.test_client()
+        tokens = register(client)
+        headers = bearer(tokens["access_token"])
+        guess = {"password": "a brand new password", "current_password": "wrong guess"}
+        for _ in range(2):
+            assert_problem(client.patch(f"{V1}/me", json=guess, headers=headers), 403)
+        assert_problem(client.patch(f"{V1}/me", json=guess, headers=headers), 429)
+        login = client.post(
+            f"{V1}/auth/login", json={"email": tokens["user"]["email"], "password": "guess"}
+        )
+        assert_problem(login, 429)
+        # the account itself is untouched: the old password stands, reads still work
+        assert client.get(f"{V1}/me", headers=headers).status_code == 200
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 # --------------------------------------------------------------------------- admins
 
 

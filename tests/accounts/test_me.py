@@ -65,7 +65,7 @@ def test_me_patch_password_needs_the_current_one(client, assert_problem):
     wrong = client.patch(
         "/api/v1/me", headers=headers, json={"password": new, "current_password": "x" * 12}
     )
-    assert assert_problem(wrong, 422)["errors"] == {"current_password": ["Incorrect password."]}
+    assert assert_problem(wrong, 403)["errors"] == {"current_password": ["Incorrect password."]}
     right = client.patch(
         "/api/v1/me", headers=headers, json={"password": new, "current_password": DEFAULT_PASSWORD}
     )
