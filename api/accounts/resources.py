@@ -148,7 +148,12 @@ class Me(Resource):
     def patch(self):
         """Change the display name, time zone or (with the current one) the password."""
         changes = parse_body(profile_update_schema)
-        return user_schema.dump(service.update_profile(user=current_user(), changes=changes))
+        user = service.update_profile(user=current_user(), changes=changes)
+        if "password" not in changes:
+            return user_schema.dump(user)
+        # A new password ends every session, this one too; the caller continues in a new one.
+        session = service.open_session(user=user)
+        return session_schema.dump({"user": user, **asdict(session)}), 200, NO_STORE
 
     @jwt_required()
     @failed_login_limits(own_account_key, deduct_when=ratelimit.password_refused)

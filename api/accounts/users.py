@@ -183,6 +183,9 @@ def update_profile(*, user: User, changes: dict[str, Any]) -> User:
                 errors={"current_password": ["Incorrect password."]},
             )
         user.password_hash = hash_password(changes["password"])
+        # Every session ends with the old password, this one included: a new token key
+        # makes every token issued so far fail (the caller gets a fresh session).
+        user.token_key = new_token_key()
     for key in ("display_name", "timezone"):
         if key in changes:
             setattr(user, key, changes[key])

@@ -66,11 +66,23 @@ def test_me_patch_password_needs_the_current_one(client, assert_problem):
         "/api/v1/me", headers=headers, json={"password": new, "current_password": "x" * 12}
     )
     assert assert_problem(wrong, 403)["errors"] == {"current_password": ["Incorrect password."]}
+    other = client.post(  # a second session of the same account, elsewhere
+        "/api/v1/auth/login", json={"email": address, "password": DEFAULT_PASSWORD}
+    ).get_json()
     right = client.patch(
         "/api/v1/me", headers=headers, json={"password": new, "current_password": DEFAULT_PASSWORD}
     )
     assert right.status_code == 200
+    assert right.headers["Cache-Control"] == "no-store"
     assert_no_secrets(right)
+    fresh = right.get_json()
+    assert fresh["user"]["email"] == address and fresh["token_type"] == "Bearer"
+    # every earlier session has ended, this one included; the new one works
+    for token in (tokens["access_token"], other["access_token"]):
+        assert_problem(client.get("/api/v1/me", headers=bearer(token)), 401)
+    for token in (tokens["refresh_token"], other["refresh_token"]):
+        assert_problem(client.post("/api/v1/auth/refresh", headers=bearer(token)), 401)
+    assert client.get("/api/v1/me", headers=bearer(fresh["access_token"])).status_code == 200
     old = client.post("/api/v1/auth/login", json={"email": address, "password": DEFAULT_PASSWORD})
     assert_problem(old, 401)
     fresh = client.post("/api/v1/auth/login", json={"email": address, "password": new})
