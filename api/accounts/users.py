@@ -25,7 +25,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from api.accounts import sessions as revocation
@@ -33,6 +33,7 @@ from api.accounts.models import User, new_token_key, normalise_email
 from api.extensions import db
 from api.platform.db_types import utcnow
 from api.platform.errors import Conflict, Forbidden, NotFound, Unauthorized
+from api.platform.paging import page_of
 
 BAD_CREDENTIALS = "The email or password is incorrect."
 CHALLENGE = 'Bearer realm="qbank"'
@@ -221,15 +222,9 @@ def _erase(user: User) -> None:
 
 def list_users(*, role: str | None, page: int, per_page: int) -> tuple[list[User], int]:
     query = select(User)
-    count = select(func.count(User.id))
     if role:
         query = query.where(User.role == role)
-        count = count.where(User.role == role)
-    total = db.session.scalar(count) or 0
-    users = db.session.scalars(
-        query.order_by(User.id).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return list(users), int(total)
+    return page_of(query, User.id, page=page, per_page=per_page)
 
 
 def get_user(user_id: int) -> User:

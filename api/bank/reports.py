@@ -16,6 +16,7 @@ from api.bank.models import Question, Report
 from api.extensions import db
 from api.platform.db_types import utcnow
 from api.platform.errors import Conflict, NotFound
+from api.platform.paging import page_of
 
 
 def _open_report(user_id: int, question_id: int) -> Report | None:
@@ -63,11 +64,7 @@ def list_reports(
         stmt = stmt.where(Report.question_id == question_id)
     if reason is not None:
         stmt = stmt.where(Report.reason == reason)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = db.session.scalars(
-        stmt.order_by(Report.id.desc()).limit(per_page).offset((page - 1) * per_page)
-    )
-    return list(rows), int(total or 0)
+    return page_of(stmt, Report.id.desc(), page=page, per_page=per_page)
 
 
 def get_report(report_id: int) -> Report:

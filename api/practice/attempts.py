@@ -12,7 +12,7 @@ import random
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, select, true, update
+from sqlalchemy import Row, and_, bindparam, insert, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -20,6 +20,7 @@ from api.bank.models import Question
 from api.extensions import db
 from api.platform.db_types import utcnow
 from api.platform.errors import Conflict, InvalidBody, NotFound
+from api.platform.paging import page_of
 from api.practice import grading, scheduling
 from api.practice.models import Attempt, ReviewState
 from api.practice.quizzes import get_quiz
@@ -348,8 +349,4 @@ def list_attempts(
         stmt = stmt.where(Attempt.quiz_id == quiz_id)
     if passed is not None:
         stmt = stmt.where(Attempt.passed == passed)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = db.session.scalars(
-        stmt.order_by(Attempt.id.desc()).limit(per_page).offset((page - 1) * per_page)
-    )
-    return list(rows), int(total or 0)
+    return page_of(stmt, Attempt.id.desc(), page=page, per_page=per_page)
