@@ -48,18 +48,15 @@ from api.extensions import limiter
 from api.platform import ratelimit
 from api.platform.errors import NotFound
 from api.platform.http_cache import not_cached
-from api.platform.parsing import load_or_422, no_args, parse_args, parse_body
+from api.platform.parsing import existing_id, load_or_422, no_args, parse_args, parse_body
 from api.platform.responses import paged, require_if_match, with_etag
 
-# Ids are 32-bit: a larger one names no question (and would overflow the database driver).
-MAX_ID = 2**31 - 1
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 def find_question(question_id: int, load=service.get_question):
     """The question, loaded by `load` (service.read_question to show it, lighter)."""
-    if question_id > MAX_ID:
-        raise NotFound(f"There is no question {question_id}.")
+    existing_id(question_id, "question")
     return load(question_id)
 
 
@@ -294,7 +291,7 @@ class ReportItem(Resource):
     def get(self, report_id: int):
         """One report (editors)."""
         parse_args(no_args)
-        _existing(report_id, "report")
+        existing_id(report_id, "report")
         return (
             reports.as_dict(reports.get_report(report_id)),
             200,
@@ -305,7 +302,7 @@ class ReportItem(Resource):
     def patch(self, report_id: int):
         """Resolve or dismiss a report with a note (editors)."""
         parse_args(no_args)
-        _existing(report_id, "report")
+        existing_id(report_id, "report")
         data = parse_body(report_patch_schema)
         report = reports.close_report(
             report_id=report_id,
@@ -314,8 +311,3 @@ class ReportItem(Resource):
             note=data["note"],
         )
         return reports.as_dict(report), 200, NO_STORE
-
-
-def _existing(value: int, what: str) -> None:
-    if value > MAX_ID:
-        raise NotFound(f"There is no {what} {value}.")

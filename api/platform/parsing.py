@@ -9,7 +9,7 @@ from flask import current_app, request
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import UnsupportedMediaType
 
-from api.platform.errors import BadRequest, InvalidBody, InvalidQuery, flatten_messages
+from api.platform.errors import BadRequest, InvalidBody, InvalidQuery, NotFound, flatten_messages
 
 
 class SafeString(fields.String):
@@ -42,6 +42,16 @@ class QueryInteger(fields.Integer):
         if isinstance(value, str) and not re.fullmatch(r"[+-]?[0-9]+", value.strip()):
             raise self.make_error("invalid", input=value)
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+# Ids are 32-bit: a larger one names nothing (and would overflow the database driver).
+MAX_ID = 2**31 - 1
+
+
+def existing_id(value: int, what: str) -> None:
+    """A path id past MAX_ID names no row: a 404, before any query is built with it."""
+    if value > MAX_ID:
+        raise NotFound(f"There is no {what} {value}.")
 
 
 class NoArgs(Schema):

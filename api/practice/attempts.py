@@ -229,13 +229,13 @@ def _replay(history: list[Attempt | Row]) -> dict[str, Any] | None:
     Each attempt's stored (final) rating goes through the same FSRS scheduler as when it
     was made; returns the review-state columns, or None for no attempt.
     """
-    card = None
     state: dict[str, Any] | None = None
     for attempt in history:
         review = scheduling.schedule(
-            card=card, rating=scheduling.Rating(attempt.rating), reviewed_at=attempt.answered_at
+            card=state["card"] if state else None,
+            rating=scheduling.Rating(attempt.rating),
+            reviewed_at=attempt.answered_at,
         )
-        card = review.state
         state = {
             "card": review.state,
             "due": review.due,

@@ -14,7 +14,7 @@ from api.bank.schemas import questions_schema
 from api.extensions import db
 from api.platform.db_types import utcnow
 from api.platform.errors import InvalidBody, NotFound
-from api.platform.parsing import no_args, parse_args, parse_body
+from api.platform.parsing import existing_id, no_args, parse_args, parse_body
 from api.platform.responses import paged
 from api.practice import attempts, progress, quizzes
 from api.practice.idempotency import KEY_MAX, Outcome, request_fingerprint, run_once
@@ -31,13 +31,6 @@ from api.practice.schemas import (
 )
 
 NO_STORE = {"Cache-Control": "no-store"}
-# Ids are 32-bit: a larger one names nothing (and would overflow the database driver).
-MAX_ID = 2**31 - 1
-
-
-def _existing_id(value: int, what: str) -> None:
-    if value > MAX_ID:
-        raise NotFound(f"There is no {what} {value}.")
 
 
 def _idempotency_key() -> str | None:
@@ -94,7 +87,7 @@ class QuestionAttempts(Resource):
     @role_required("learner")
     def post(self, question_id: int):
         """Answer a question: graded, with feedback and the next review time."""
-        _existing_id(question_id, "question")
+        existing_id(question_id, "question")
         data = parse_body(attempt_in_schema)
         user = current_user()
 
@@ -168,7 +161,7 @@ class AttemptItem(Resource):
     def get(self, attempt_id: int):
         """One of your attempts."""
         parse_args(no_args)
-        _existing_id(attempt_id, "attempt")
+        existing_id(attempt_id, "attempt")
         user = current_user()
         attempt = attempts.own_attempt(
             user_id=user.id, attempt_id=attempt_id, admin=user.role == "admin"
@@ -179,7 +172,7 @@ class AttemptItem(Resource):
     def patch(self, attempt_id: int):
         """Confirm or override your attempt's rating; your card is rescheduled by it."""
         parse_args(no_args)
-        _existing_id(attempt_id, "attempt")
+        existing_id(attempt_id, "attempt")
         data = parse_body(attempt_override_schema)
         attempt, changed = attempts.override_attempt(
             user_id=current_user().id,
@@ -249,7 +242,7 @@ class QuizItem(Resource):
     def get(self, quiz_id: int):
         """A quiz and your progress through it."""
         parse_args(no_args)
-        _existing_id(quiz_id, "quiz")
+        existing_id(quiz_id, "quiz")
         user = current_user()
         quiz = quizzes.get_quiz(user_id=user.id, quiz_id=quiz_id, admin=user.role == "admin")
         return _quiz_view(quiz), 200, {"Cache-Control": "private, no-cache"}
@@ -259,7 +252,7 @@ class QuizFinish(Resource):
     @role_required("learner")
     def post(self, quiz_id: int):
         """Finish a quiz: the score overall and per topic."""
-        _existing_id(quiz_id, "quiz")
+        existing_id(quiz_id, "quiz")
         quiz = quizzes.finish_quiz(user_id=current_user().id, quiz_id=quiz_id)
         return _quiz_view(quiz), 200, NO_STORE
 
@@ -278,7 +271,7 @@ class QuestionStats(Resource):
         """Aggregates for a question: attempts, pass rate, empirical difficulty (public, from
         5 learners); editors (with a token) also get facility and discrimination indexes."""
         parse_args(no_args)
-        _existing_id(question_id, "question")
+        existing_id(question_id, "question")
         editor = False
         if "Authorization" in request.headers:
             verify_jwt_in_request()
