@@ -5,7 +5,13 @@ import os
 
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WORKERS") or min(multiprocessing.cpu_count() * 2 + 1, 8))
-worker_class = "sync"
+# Sync workers whose own refusals (414, 431, malformed requests) are problem+json.
+worker_class = "api.platform.serving.ProblemWorker"
+# gunicorn's defaults, stated: the request line (method, path and query) and the header
+# fields it accepts; what exceeds them is refused before the app (api/platform/serving.py).
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5

@@ -18,7 +18,7 @@ from api.bank import models as bank_models
 from api.bank import random_draws
 from api.config import Config
 from api.extensions import cors, db, jwt, limiter, migrate
-from api.platform import db_events, errors, http_cache, logs
+from api.platform import db_events, errors, http_cache, logs, parsing
 from api.practice import models as practice_models  # noqa: F401  (tables on the metadata)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -67,6 +67,7 @@ class NoCookieSessions(SessionInterface):
 def create_app(config: object | None = None) -> Flask:
     """Hooks run in the order registered (after_request hooks in reverse): read top down."""
     app = Flask(__name__, static_folder=None)
+    app.request_class = parsing.ApiRequest  # chunked bodies past the limit are 413s too
     app.url_map.converters["int"] = AsciiIntegerConverter
     app.url_map.strict_slashes = False
     app.config.from_object(config if config is not None else Config())

@@ -6,6 +6,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 from sqlalchemy.engine import make_url
@@ -63,6 +64,10 @@ class Config:
     # each: the default holds two million); 0 samples through the id index instead.
     ID_POOL_MAX_BYTES = 8 * 1024 * 1024
     CORS_ORIGINS: list[str] = []
+    # The API's public origin (and path prefix) as clients reach it, e.g.
+    # https://api.example.com: absolute URLs (paging `Link`s) are built on it, never on
+    # the request's Host header. Unset: built from the request, as the server saw it.
+    PUBLIC_BASE_URL: str | None = None
     LOG_LEVEL = "INFO"
     REDIS_URL: str | None = None
     # Accounts (api/accounts/authentication.py, api/accounts/users.py). HS256 only: no other
@@ -103,6 +108,7 @@ class Config:
         origins = os.environ.get("CORS_ORIGINS", "")
         self.CORS_ORIGINS = [o.strip() for o in origins.split(",") if o.strip()]
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        self.PUBLIC_BASE_URL = public_base_url(os.environ.get("PUBLIC_BASE_URL") or None)
         for key in (
             "RATELIMIT_LOGIN_FAILURES_PER_ADDRESS",
             "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT",
@@ -145,6 +151,26 @@ class TestConfig(Config):
         self.CORS_ORIGINS = []
         for key, value in overrides.items():
             setattr(self, key, value)
+
+
+def public_base_url(value: str | None) -> str | None:
+    """PUBLIC_BASE_URL checked at start-up: an http(s) origin with an optional path prefix,
+    no query, fragment or credentials; kept without its trailing slash."""
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise RuntimeError(
+            "PUBLIC_BASE_URL must be an http(s) URL such as https://api.example.com "
+            "(an optional path prefix; no query, fragment or credentials)"
+        )
+    return value.strip().rstrip("/")
 
 
 def normalise_database_url(url: str) -> str:

@@ -27,7 +27,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.http import parse_etags
 
 from api.extensions import db
-from api.platform import bank_revision, logs
+from api.platform import bank_revision, errors, logs
 from api.platform.lru import ByteLRU
 
 CACHEABLE_ENDPOINTS = frozenset(
@@ -56,13 +56,32 @@ class Entry:
     not_modified_headers: tuple[tuple[str, str], ...]
 
 
-CONDITIONAL_HEADERS = (
-    "HTTP_IF_NONE_MATCH",
-    "HTTP_IF_MATCH",
-    "HTTP_IF_MODIFIED_SINCE",
-    "HTTP_IF_UNMODIFIED_SINCE",
-    "HTTP_RANGE",
-)
+def preconditions(environ: dict, etag: str) -> int | None:
+    """RFC 9110 section 13.2.2 for a GET or HEAD of a representation whose strong ETag is
+    `etag`: 412 when If-Match names none of it (`*` names any current representation), 304
+    when If-None-Match names it (weak comparison, so `W/"..."` matches too), else None (the
+    200). Every path answering GETs (the middleware, the response cache, Flask) decides
+    here, so they agree. We send no Last-Modified, so If-Modified-Since and
+    If-Unmodified-Since have nothing to compare against and are ignored, as the RFC says.
+    """
+    if_match = environ.get("HTTP_IF_MATCH")
+    if if_match is not None:
+        wanted = parse_etags(if_match)
+        if not wanted.contains(etag):  # strong comparison; True for `*`
+            return 412
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match is not None and parse_etags(if_none_match).contains_weak(etag):
+        return 304
+    return None
+
+
+def precondition_failed() -> Response:
+    return errors.problem_response(
+        412,
+        title="Precondition Failed",
+        detail="If-Match names no current representation of this resource; GET it again.",
+        slug=errors.PreconditionFailed.slug,
+    )
 
 
 def caching_headers(app: Flask, *, authorized: bool) -> tuple[tuple[str, str], ...]:
@@ -114,9 +133,7 @@ def conditional_get(response: Response) -> Response:
         return response
     if response.direct_passthrough:
         return response
-    for name, value in caching_headers(
-        current_app, authorized="Authorization" in request.headers
-    ):
+    for name, value in caching_headers(current_app, authorized="Authorization" in request.headers):
         if name == "Vary" and "Vary" in headers:
             response.vary.update(value.split(", "))
         else:
@@ -126,13 +143,11 @@ def conditional_get(response: Response) -> Response:
     if not response.get_etag()[0]:
         response.add_etag()
         remember(response)
-    environ = request.environ
-    if not any(name in environ for name in CONDITIONAL_HEADERS):
-        return response  # nothing to evaluate: make_conditional would change nothing
-    response.make_conditional(request)
-    # The server dates every response (gunicorn, werkzeug's): a second Date from here
-    # would be a duplicate of a singleton field.
-    headers.pop("Date", None)
+    outcome = preconditions(request.environ, response.get_etag()[0])
+    if outcome == 412:
+        return precondition_failed()
+    if outcome == 304:
+        response.status_code = 304  # werkzeug sends it without the body and its headers
     return response
 
 
@@ -183,8 +198,10 @@ def _serve_cached() -> Response | None:
     if entry is None:
         g.response_cache_key = key  # remember() stores the rendering
         return None
-    if request.if_none_match.contains(entry.etag):
-        # What werkzeug's make_conditional would answer: the 200's headers, no body.
+    outcome = preconditions(request.environ, entry.etag)
+    if outcome == 412:
+        return precondition_failed()
+    if outcome == 304:  # the 200's headers, no body
         return Response(status=304, headers=entry.not_modified_headers)
     return Response(entry.body, status=200, headers=entry.headers)
 
@@ -233,10 +250,10 @@ class CachedReadsMiddleware:
         started = time.perf_counter()
         version = _current_version(environ, self.app)
         entry = None if version is None else self.cache.get(cache_key(environ, version))
-        if entry is None:
+        outcome = None if entry is None else preconditions(environ, entry.etag)
+        if entry is None or outcome == 412:  # Flask answers the 412 as a problem document
             return self.wsgi_app(environ, start_response)
-        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-        if if_none_match and parse_etags(if_none_match).contains(entry.etag):
+        if outcome == 304:
             status, body, headers = 304, b"", list(entry.not_modified_headers)
         else:
             status, body, headers = 200, entry.body, list(entry.headers)

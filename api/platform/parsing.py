@@ -5,11 +5,49 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import current_app, request
+from flask import Request, current_app, request
 from marshmallow import Schema, ValidationError, fields, validate
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_input_stream
 
 from api.platform.errors import BadRequest, InvalidBody, InvalidQuery, NotFound, flatten_messages
+
+
+class _BoundedBody(LimitedStream):
+    """A body of unknown length (chunked) read up to the largest allowed: a 413 once it
+    proves longer. werkzeug's own stream stops quietly at the limit, so a chunked body past
+    it was parsed truncated (a 400 "not valid JSON" instead of a 413)."""
+
+    def __init__(self, stream, limit: int) -> None:
+        super().__init__(stream, limit, is_max=True)
+        self._raw = stream
+
+    def on_exhausted(self) -> None:
+        if self._raw.read(1):  # one byte past the limit: too large
+            raise RequestEntityTooLarge()
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted:
+            self.on_exhausted()
+        return data
+
+
+class ApiRequest(Request):
+    """The app's request class (`app.request_class`): bodies sent without a Content-Length
+    obey `max_content_length` as those with one do."""
+
+    @cached_property
+    def stream(self):
+        limit = self.max_content_length
+        if (
+            limit is not None
+            and self.content_length is None
+            and "wsgi.input_terminated" in self.environ
+        ):
+            return _BoundedBody(self.environ["wsgi.input"], limit)
+        return get_input_stream(self.environ, max_content_length=limit)
 
 
 class SafeString(fields.String):

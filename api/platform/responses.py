@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from flask import request
+from flask import current_app, request
 from flask_restful.representations.json import output_json
 from werkzeug.http import generate_etag
 
-from api.platform.errors import PreconditionFailed, PreconditionRequired
+from api.platform.errors import PATH_SAFE, PreconditionFailed, PreconditionRequired
+
+
+def public_url() -> str:
+    """This request's URL without its query: on PUBLIC_BASE_URL when configured (never the
+    Host header then), else as the server received it."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        return request.base_url
+    return base + quote(request.script_root + request.path, safe=PATH_SAFE)
 
 
 def page_links(*, page: int, per_page: int, total: int) -> dict[str, str]:
@@ -18,8 +27,10 @@ def page_links(*, page: int, per_page: int, total: int) -> dict[str, str]:
     last = max(1, math.ceil(total / per_page))
     args = [(k, v) for k, v in request.args.items(multi=True) if k not in {"page", "per_page"}]
 
+    here = public_url()
+
     def url(n: int) -> str:
-        return f"{request.base_url}?{urlencode([*args, ('page', n), ('per_page', per_page)])}"
+        return f"{here}?{urlencode([*args, ('page', n), ('per_page', per_page)])}"
 
     rels = {"first": 1, "last": last}
     if page > 1:

@@ -14,10 +14,11 @@ import re
 import pytest
 
 from api import create_app
-from api.config import TestConfig
+from api.config import TestConfig, public_base_url
 from api.extensions import db
 from tests.support.accounts import login_headers, make_user
 from tests.support.apps import seed_bank_into, temporary_app
+from tests.support.live import app_env, chunked, raw_exchange, serve
 from tests.support.problems import PROBLEM
 
 FORBIDDEN_KEYS = {"password", "password_hash", "search_text", "search_tsv", "sid", "jti"}
@@ -406,6 +407,153 @@ def test_api8_cors_never_wildcard_with_credentials(owasp_url):
         "/api/v1/questions", headers={"Origin": "http://127.0.0.1:9999"}
     )
     assert allowed.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:9999"
+
+
+def test_api8_links_are_built_on_the_public_base_url_not_the_host_header(owasp_url):
+    with temporary_app(owasp_url, PUBLIC_BASE_URL="https://api.example.com/qbank") as app:
+        response = app.test_client().get(
+            "/api/v1/questions?per_page=2&topic=basics", headers={"Host": "evil.example"}
+        )
+    assert response.status_code == 200
+    links = re.findall(r"<([^>]+)>", response.headers["Link"])
+    assert len(links) >= 3
+    assert all(link.startswith("https://api.example.com/qbank/api/v1/questions?") for link in links)
+    assert "evil" not in response.headers["Link"]
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("https://api.example.com/", "https://api.example.com"),
+        ("http://127.0.0.1:8000/prefix", "http://127.0.0.1:8000/prefix"),
+        ("javascript:alert(1)", None),
+        ("https://api.example.com/?x=1", None),
+        ("https://user:secret@api.example.com", None),
+        ("api.example.com", None),
+    ],
+)
+def test_api8_the_public_base_url_is_checked_at_start(value, kept):
+    if kept is None:
+        with pytest.raises(RuntimeError, match="PUBLIC_BASE_URL"):
+            public_base_url(value)
+    else:
+        assert public_base_url(value) == kept
+
+
+# What gunicorn answers before the app (API4, API8) ----------------------------------------
+# The request line, header fields and chunked bodies are refused by the server before Flask
+# runs: those answers are problem documents too, reflect nothing of the request, and what
+# fits the server's limits reaches the app's own validation.
+
+PROBE = "zq<script>alert(1)</script>"  # a marker that must never come back
+
+
+@pytest.fixture(scope="module")
+def served(owasp_url, tmp_path_factory):
+    """gunicorn with the project's gunicorn.conf.py (as production runs it) on this database."""
+    instance = tmp_path_factory.mktemp("owasp-served")
+    with serve(app_env(owasp_url, instance), config=True, workers=2) as server:
+        yield server.base
+
+
+def _get(target: str, *headers: str) -> bytes:
+    lines = [f"GET {target} HTTP/1.1", "Host: 127.0.0.1", *headers, "Connection: close"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _assert_server_problem(reply, status: int, slug: str) -> None:
+    assert reply.status == status, reply
+    assert reply.headers["content-type"] == PROBLEM
+    body = reply.json()
+    assert body["status"] == status
+    assert body["type"] == f"urn:qbank:problem:{slug}"
+    assert body["title"] and body["detail"]
+    assert b"zq" not in reply.body and b"script" not in reply.body  # nothing reflected
+    assert reply.headers["x-content-type-options"] == "nosniff"
+
+
+QUOTED_PROBE = PROBE.replace("<", "%3C").replace(">", "%3E").replace("(", "%28").replace(")", "%29")
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "slug"),
+    [
+        pytest.param(
+            _get("/api/v1/questions?q=" + QUOTED_PROBE + "a" * 4100), 414, "uri-too-long", id="q"
+        ),
+        pytest.param(
+            _get("/api/v1/questions/random?exclude=" + ",".join(str(i) for i in range(1000, 1900))),
+            414,
+            "uri-too-long",
+            id="exclude",
+        ),
+        pytest.param(
+            _get("/api/v1/questions", f"X-Probe: {PROBE}" + "a" * 9000),
+            431,
+            "header-fields-too-large",
+            id="one-large-header",
+        ),
+        pytest.param(
+            _get("/api/v1/questions", *(f"X-Probe-{i}: {PROBE}" for i in range(120))),
+            431,
+            "header-fields-too-large",
+            id="too-many-headers",
+        ),
+        pytest.param(
+            _get("/api/v1/questions/" + PROBE.replace("<", "\x01")),
+            400,
+            "malformed-request",
+            id="control-character-in-request-line",
+        ),
+        pytest.param(
+            b"GET /api/v1/questions HTTP/1.1\r\nHost: x\r\nX-\x00zq: 1\r\n\r\n",
+            400,
+            "malformed-request",
+            id="malformed-header",
+        ),
+    ],
+)
+def test_api8_what_gunicorn_refuses_is_a_problem(served, request_bytes, status, slug):
+    _assert_server_problem(raw_exchange(served, request_bytes), status, slug)
+
+
+def test_api4_a_long_query_that_fits_is_validated_by_the_app(served):
+    """801 ids fit the request line (about 4,000 bytes): the app refuses them (at most 500)."""
+    ids = ",".join(str(i) for i in range(1000, 1801))
+    reply = raw_exchange(served, _get(f"/api/v1/questions/random?exclude={ids}"))
+    assert reply.status == 400
+    body = reply.json()
+    assert body["type"] == "urn:qbank:problem:invalid-query"
+    assert "exclude" in body["errors"]
+
+
+def _chunked_post(path: str, body: bytes) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + chunked(body)
+
+
+def test_api4_a_chunked_body_past_the_limit_is_a_413(served):
+    """Without a Content-Length, the body is counted as it arrives: past MAX_CONTENT_LENGTH
+    (1 MiB) it is a 413, as it is with one (it was read truncated and called invalid JSON)."""
+    padding = "a" * (1024 * 1024 + 10)
+    body = json.dumps({"email": "someone@example.com", "password": padding}).encode()
+    reply = raw_exchange(served, _chunked_post("/api/v1/auth/login", body))
+    assert reply.status == 413, reply
+    assert reply.headers["content-type"] == PROBLEM
+    assert reply.json()["status"] == 413
+    # A chunked body within the limit is read whole and judged by the app.
+    small = json.dumps({"email": "someone@example.com", "password": "not it at all"}).encode()
+    reply = raw_exchange(served, _chunked_post("/api/v1/auth/login", small))
+    assert reply.status == 401, reply
+
+
+def test_api8_server_header_names_no_version(served):
+    reply = raw_exchange(served, _get("/healthz"))
+    assert reply.status == 200
+    assert re.fullmatch(r"[A-Za-z-]+", reply.headers["server"]), reply.headers["server"]
 
 
 # API9:2023 Improper Inventory Management --------------------------------------------------

@@ -282,3 +282,38 @@ def test_origin_not_allowed_is_refused_by_the_browser(stack):
     assert headers["Access-Control-Max-Age"] == "600"
     allowed_headers = headers["Access-Control-Allow-Headers"].lower()
     assert "authorization" in allowed_headers and "content-type" in allowed_headers
+
+
+def test_docs_render_under_their_content_security_policy(stack):
+    """/docs sends a Content-Security-Policy under which Swagger UI still renders every
+    operation of the contract, while a script injected into the page is refused."""
+    import yaml
+
+    from api.platform.operations import DOCS_CSP
+    from tests.support.live import ROOT
+
+    with direct_opener.open(f"{stack['base']}/docs", timeout=30) as response:
+        assert response.status == 200
+        assert response.headers["Content-Security-Policy"] == DOCS_CSP
+    assert "script-src 'self';" in DOCS_CSP and "frame-ancestors 'none'" in DOCS_CSP
+
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    methods = {"get", "post", "put", "patch", "delete"}
+    operations = sum(len(methods & set(item)) for item in spec["paths"].values())
+    browser = stack["browser"]
+    browser.get(f"{stack['base']}/docs")
+    count = "document.querySelectorAll('.opblock').length"
+    rendered = browser.wait_for(f"{count} >= {operations} ? {count} : null")
+    assert rendered == operations
+    # A script the page did not load from its own origin never runs; the browser reports it.
+    browser.execute(
+        "window.__violations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " (e) => window.__violations.push(e.violatedDirective));"
+        "const s = document.createElement('script');"
+        "s.textContent = 'window.__injected = true;';"
+        "document.body.appendChild(s);"
+    )
+    violated = browser.wait_for("window.__violations.length ? window.__violations : null")
+    assert violated[0].startswith("script-src")
+    assert browser.execute("return window.__injected === undefined;")

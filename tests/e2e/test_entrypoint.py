@@ -116,7 +116,7 @@ def test_boot_migrates_seeds_and_execs_gunicorn_which_stops_gracefully(boot_env,
         assert any(b"gunicorn" in part for part in cmdline), cmdline
         assert f"Listening at: http://127.0.0.1:{boot.port} ({boot.proc.pid})" in log
         assert len(children(boot.proc.pid)) == WORKERS
-        assert "Using worker: sync" in log, log[-3000:]
+        assert "Using worker: api.platform.serving.ProblemWorker" in log, log[-3000:]
 
         assert call("GET", f"{boot.base}/readyz")[0] == 200
         status, page = call("GET", f"{boot.base}/api/v1/questions?per_page=5")

@@ -103,6 +103,49 @@ def test_cached_revalidation_matches_rendered_one(cached, uncached, auth):
         assert other.status_code == 200 and other.headers["ETag"] == etag
 
 
+# (If-Match, If-None-Match) -> status; "E" stands for the resource's current ETag.
+PRECONDITIONS = [
+    (("*", None), 200),
+    (('"E"', None), 200),
+    (('"other", "E"', None), 200),
+    (('"other"', None), 412),
+    (('W/"E"', None), 412),  # If-Match compares strongly: a weak tag never matches
+    ((None, '"E"'), 304),
+    ((None, 'W/"E"'), 304),  # If-None-Match compares weakly
+    ((None, "*"), 304),
+    ((None, '"other"'), 200),
+    (('"other"', '"E"'), 412),  # If-Match is evaluated first
+    (("*", '"E"'), 304),
+]
+
+
+@pytest.mark.parametrize("origin", [None, ORIGIN], ids=["middleware", "flask"])
+def test_preconditions_on_reads_follow_rfc_9110(cached, uncached, origin):
+    """Every path that answers a GET (the middleware's hit, Flask's cached answer with CORS,
+    a fresh rendering) evaluates If-Match and If-None-Match the same way, as RFC 9110
+    section 13.2.2 says: `If-Match: *` on a GET is no 412, a weak If-None-Match is a 304."""
+    base = {"Origin": origin} if origin else {}
+    for app in (cached, uncached):
+        client = app.test_client()
+        for url in (f"{Q}/1", "/api/v1/topics", f"{Q}?per_page=2"):
+            etag = client.get(url, headers=base).headers["ETag"]
+            assert not etag.startswith("W/")
+            bare = etag.strip('"')
+            for (if_match, if_none_match), status in PRECONDITIONS:
+                headers = dict(base)
+                if if_match:
+                    headers["If-Match"] = if_match.replace("E", bare)
+                if if_none_match:
+                    headers["If-None-Match"] = if_none_match.replace("E", bare)
+                response = client.get(url, headers=headers)
+                assert response.status_code == status, (url, headers)
+                if status == 412:
+                    assert response.mimetype == "application/problem+json"
+                    assert response.json["type"] == "urn:qbank:problem:precondition-failed"
+                if status == 304:
+                    assert response.get_data() == b"" and response.headers["ETag"] == etag
+
+
 def test_a_request_id_is_echoed_and_logged_once_on_a_hit(cached, caplog):
     client = cached.test_client()
     client.get(READS[0])

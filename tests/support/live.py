@@ -306,3 +306,44 @@ class Client:
 
     def post(self, path: str, *, json: Any = None, **kwargs: Any) -> Reply:
         return http("POST", f"{self.base}{path}", body=json, timeout=self.timeout, **kwargs)
+
+
+@dataclass(frozen=True)
+class RawReply:
+    """An HTTP/1.1 answer read off a socket: status, headers (names lowercased), body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def raw_exchange(base: str, request: bytes, *, timeout: float = HTTP_TIMEOUT) -> RawReply:
+    """Send `request` as written (no client library tidies it) and read the whole answer;
+    the server closes the connection after it (requests here say `Connection: close`, and
+    what gunicorn refuses is answered with a close)."""
+    assert base.startswith("http://127.0.0.1:"), base
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return RawReply(int(lines[0].split()[1]), headers, body)
+
+
+def chunked(body: bytes, size: int = 65536) -> bytes:
+    """`body` in the chunked transfer coding."""
+    parts = [
+        b"%x\r\n%s\r\n" % (len(body[i : i + size]), body[i : i + size])
+        for i in range(0, len(body), size)
+    ]
+    return b"".join(parts) + b"0\r\n\r\n"
