@@ -675,3 +675,91 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
+
+
+# --------------------------------------------------------------------------- nginx
+
+NGINX_TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "api.conf.template"
+NGINX_START_TIMEOUT = 30
+
+
+def _find_nginx() -> Path | None:
+    found = shutil.which("nginx")
+    if found:
+        return Path(found)
+    cand = Path("/usr/sbin/nginx")
+    return cand if os.access(cand, os.X_OK) else None
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def nginx_in_front(upstream: str) -> Iterator[str]:
+    """Debian's nginx on a free loopback port with the project's deploy template, proxying
+    to `upstream` (host:port); yields its base URL. Installed with apt-get when missing
+    (root); its files live in a temporary directory, removed after."""
+    binary = _ensure_installed("nginx", _find_nginx, "nginx")
+    prefix = _private_tempdir("qbank-nginx-")
+    prefix.chmod(0o755)  # the workers (nobody, when started as root) create temp files here
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    site = (
+        NGINX_TEMPLATE.read_text()
+        .replace("${NGINX_LISTEN}", f"127.0.0.1:{port}")
+        .replace("${API_UPSTREAM}", upstream)
+    )
+    (prefix / "api.conf").write_text(site)
+    (prefix / "nginx.conf").write_text(
+        f"""worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    default_type application/octet-stream;
+    access_log {prefix}/access.log;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    include {prefix}/api.conf;
+}}
+"""
+    )
+    cmd = [
+        *_die_with_parent_prefix(),
+        str(binary),
+        "-p",
+        str(prefix),
+        "-c",
+        str(prefix / "nginx.conf"),
+        "-g",
+        "daemon off;",
+    ]
+    log = prefix / "stderr.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + NGINX_START_TIMEOUT
+        while not _port_open(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"nginx did not start:\n{_tail(log)}\n{_tail(prefix / 'error.log')}"
+                )
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        shutil.rmtree(prefix, ignore_errors=True)
