@@ -20,7 +20,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.support.live import free_port
+from tests.support.live import free_port, terminate
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -206,12 +206,7 @@ def chromium() -> Iterator[Browser]:
                 _call("DELETE", f"{endpoint}/session/{session_id}", timeout=30)
             except (OSError, WebDriverError):
                 pass
-        driver.terminate()
-        try:
-            driver.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            driver.kill()
-            driver.wait(timeout=10)
+        terminate(driver, grace=15)
         try:
             os.killpg(driver.pid, signal.SIGKILL)  # any Chromium left in the driver's group
         except ProcessLookupError:

@@ -24,6 +24,17 @@ BIN = Path(sys.executable).parent
 HTTP_TIMEOUT = 15  # seconds per request by default: an answer later than this counts as a hang
 
 
+def terminate(proc: subprocess.Popen, grace: float = 10) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds; always reaps the process."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def free_port() -> int:
     """An unused loopback port, the one way the suite and `make bench` pick a port.
 
@@ -156,12 +167,7 @@ def serve(
         wait_until_serving(proc, server.base, workers, timeout, lambda: tail(log_path))
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        terminate(proc, grace=40)
 
 
 @contextmanager

@@ -41,7 +41,7 @@ from typing import TypeVar
 
 import psycopg
 
-from tests.support.live import free_port
+from tests.support.live import free_port, terminate
 
 __all__ = ["PgServer", "RedisServer", "postgres_server", "redis_server"]
 
@@ -637,14 +637,7 @@ class RedisServer:
 
     @staticmethod
     def _terminate(proc: subprocess.Popen[bytes]) -> None:
-        """SIGTERM, then SIGKILL after 10 s; always reaps the process."""
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        terminate(proc)
 
     def stop(self) -> None:
         """Stop the server (data is not persisted: --save "" and no AOF)."""
@@ -756,10 +749,5 @@ http {{
             time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        terminate(proc, grace=20)
         shutil.rmtree(prefix, ignore_errors=True)
