@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.accounts import sessions as revocation
 from api.accounts.models import User, new_token_key, normalise_email
+from api.accounts.passwords import check_strength
 from api.extensions import db
 from api.platform.db_types import utcnow
 from api.platform.errors import Conflict, Forbidden, NotFound, Unauthorized
@@ -92,7 +93,9 @@ def find_by_email(email: str) -> User | None:
 def create_user(
     *, email: str, password: str, display_name: str = "", role: str = "learner"
 ) -> User:
-    """A new account; 409 when the (normalised) email is taken."""
+    """A new account; 422 `weak-password` for a weak password, 409 when the (normalised)
+    email is taken."""
+    check_strength(password, user_inputs=(email, display_name))
     user = User(
         email=email,
         password_hash=hash_password(password),
@@ -123,9 +126,7 @@ def authenticate(*, email: str, password: str) -> User:
     if not _verify(user.password_hash, password):
         raise _credentials_error()
     if not user.active:
-        raise AccountDeactivated(
-            "This account is deactivated; an administrator can reactivate it."
-        )
+        raise AccountDeactivated("This account is deactivated; an administrator can reactivate it.")
     if hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()
@@ -183,6 +184,10 @@ def update_profile(*, user: User, changes: dict[str, Any]) -> User:
                 "The current password is incorrect; nothing was changed.",
                 errors={"current_password": ["Incorrect password."]},
             )
+        check_strength(
+            changes["password"],
+            user_inputs=(user.email, changes.get("display_name", user.display_name)),
+        )
         user.password_hash = hash_password(changes["password"])
         # Every session ends with the old password, this one included: a new token key
         # makes every token issued so far fail (the caller gets a fresh session).

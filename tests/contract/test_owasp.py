@@ -197,6 +197,20 @@ def test_api2_weak_passwords_are_refused(client):
     assert "password" in response.get_json()["errors"]
 
 
+def test_api2_guessable_passwords_are_refused(client):
+    """Long enough is not strong enough: zxcvbn's estimate decides, the account's own
+    email counted as a known word."""
+    email = "guessable@example.com"
+    for password in ("password1234", "qwerty123456", email, " " * 16):
+        response = client.post("/api/v1/auth/register", json={"email": email, "password": password})
+        assert response.status_code == 422, password
+        body = response.get_json()
+        assert body["type"] == "urn:qbank:problem:weak-password"
+        assert body["errors"]["password"] == [body["detail"]]
+    login = client.post("/api/v1/auth/login", json={"email": email, "password": "password1234"})
+    assert login.status_code == 401
+
+
 def test_api2_failed_logins_are_limited(owasp_url):
     app = create_app(TestConfig(owasp_url, RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT="3/minute"))
     client = app.test_client()
