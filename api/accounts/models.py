@@ -1,4 +1,5 @@
-"""Accounts: users and the database revocation list of logged-out sessions."""
+"""Accounts: users, the database revocation list of logged-out sessions, and the refresh
+tokens already exchanged (rotation)."""
 
 from __future__ import annotations
 
@@ -145,4 +146,22 @@ class RevokedSession(db.Model):
         UTCDateTime, default=utcnow, server_default=func.now(), nullable=False
     )
     # When the session's last token would have expired anyway: rows past it can be purged.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class SpentRefreshToken(db.Model):
+    """A refresh token already exchanged for a new pair (by its `jti`): shown again, it is
+    reuse, and its whole session is revoked. The primary key lets one exchange win."""
+
+    __tablename__ = "spent_refresh_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), nullable=False)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    spent_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=func.now(), nullable=False
+    )
+    # The token's own expiry: past it the token is refused anyway, and the row can go.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)

@@ -143,4 +143,5 @@ user_list_args = UserListArgs()
 user_schema = UserSchema()
 users_schema = UserSchema(many=True)
 session_schema = TokenSchema()
-access_schema = TokenSchema(only=("access_token", "token_type", "expires_in"))
+# A refresh: the session's next access and refresh tokens (the account is the caller's).
+rotated_schema = TokenSchema(only=("access_token", "refresh_token", "token_type", "expires_in"))

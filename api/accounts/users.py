@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -54,6 +55,13 @@ class PasswordIncorrect(Forbidden):
 
     slug = "password-incorrect"
     title = "Password incorrect"
+
+
+class RefreshTokenReused(Unauthorized):
+    """A refresh token that was already exchanged: its session has been revoked."""
+
+    slug = "refresh-token-reused"
+    title = "Refresh token reused"
 
 
 @lru_cache(maxsize=8)
@@ -136,7 +144,7 @@ def authenticate(*, email: str, password: str) -> User:
 @dataclass(frozen=True)
 class Session:
     access_token: str
-    refresh_token: str | None
+    refresh_token: str
     expires_in: int
     token_type: str = "Bearer"
 
@@ -156,13 +164,29 @@ def _access_seconds() -> int:
 def open_session(*, user: User) -> Session:
     """Access and refresh tokens sharing a new session id (`sid`)."""
     sid = secrets.token_urlsafe(18)
-    refresh = create_refresh_token(identity=str(user.id), additional_claims=_claims(user, sid))
-    return Session(_access_token(user, sid), refresh, _access_seconds())
+    return Session(_access_token(user, sid), _refresh_token(user, sid), _access_seconds())
 
 
-def refresh_session(*, user: User, sid: str) -> Session:
-    """A new access token in the same session; the role claim is the current one."""
-    return Session(_access_token(user, sid), None, _access_seconds())
+def _refresh_token(user: User, sid: str) -> str:
+    return create_refresh_token(identity=str(user.id), additional_claims=_claims(user, sid))
+
+
+def refresh_session(*, user: User, sid: str, jti: str, expires_at: datetime) -> Session:
+    """Rotate: spend the refresh token `jti` and hand out a new access and refresh token
+    in the same session (the role claim is the current one).
+
+    A token that was already spent is reuse (a copy is in someone else's hands, or an
+    exchange raced another): the whole session is revoked, every token descending from
+    its login, and the answer is a 401 `refresh-token-reused`.
+    """
+    if not revocation.spend_refresh_token(jti=jti, sid=sid, user_id=user.id, expires_at=expires_at):
+        close_session(user=user, sid=sid)
+        raise RefreshTokenReused(
+            "This refresh token was already used; its session has been ended for safety. "
+            "Log in again.",
+            headers={"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'},
+        )
+    return Session(_access_token(user, sid), _refresh_token(user, sid), _access_seconds())
 
 
 def close_session(*, user: User, sid: str) -> None:
