@@ -266,3 +266,16 @@ def test_the_minimum_strength_is_configurable(auth_url, assert_problem):
     assert "at least 4 needed" in body["detail"]
     default = create_app(TestConfig(auth_url)).test_client()
     assert register(default, password=fair).status_code == 201
+
+
+def test_the_minimum_strength_comes_from_the_environment(monkeypatch):
+    from api.config import Config
+
+    monkeypatch.setenv("JWT_SECRET_KEY", "a-secret-that-is-long-enough-for-hs256-tokens")
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    assert Config().PASSWORD_MIN_STRENGTH == 3
+    monkeypatch.setenv("PASSWORD_MIN_STRENGTH", "4")
+    assert Config().PASSWORD_MIN_STRENGTH == 4
+    monkeypatch.setenv("PASSWORD_MIN_STRENGTH", "5")
+    with pytest.raises(RuntimeError, match="0 to 4"):
+        Config()
