@@ -61,7 +61,9 @@ class RegisterSchema(Schema):
 
 
 class LoginSchema(Schema):
-    email = SafeString(required=True, validate=validate.Length(min=1, max=EMAIL_MAX * 2))
+    # Any string: an address no account can have (control or invisible characters) is
+    # simply unknown, a 401 like any other (api/accounts/users.py, authenticate).
+    email = fields.String(required=True, validate=validate.Length(min=1, max=EMAIL_MAX * 2))
     # Any stored password is at most PASSWORD_MAX; the cap only bounds hashing work.
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 

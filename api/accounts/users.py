@@ -30,7 +30,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from api.accounts import sessions as revocation
-from api.accounts.models import User, new_token_key, normalise_email
+from api.accounts.models import User, has_hidden_characters, new_token_key, normalise_email
 from api.accounts.passwords import check_strength
 from api.extensions import db
 from api.platform.db_types import utcnow
@@ -127,7 +127,9 @@ def authenticate(*, email: str, password: str) -> User:
     An unknown email still costs one hash verification, so the answer takes as long as
     for a wrong password and response times do not reveal which emails have accounts.
     """
-    user = find_by_email(email)
+    # No account holds an address with invisible or control characters (they are refused
+    # wherever an email is set), and NUL cannot even be sent to PostgreSQL: not looked up.
+    user = None if has_hidden_characters(email) else find_by_email(email)
     if user is None:
         _verify(_dummy_hash(hasher()), password)
         raise _credentials_error()

@@ -226,6 +226,20 @@ def test_an_invisible_twin_of_an_email_is_refused(client, test_app, hidden, asse
     assert twin not in stored and stored.count(address) == 1
 
 
+@pytest.mark.parametrize(
+    "email",
+    ["\x00ab@example.com", "ab\x1f@example.com", "a\u200bb@example.com", "ab@exa\u00admple.com"],
+    ids=["NUL", "U+001F", "U+200B", "U+00AD"],
+)
+def test_login_with_an_address_no_account_can_have_is_a_plain_401(any_app, email, assert_problem):
+    """Not a 422 that tells the address apart: unknown, as any other unknown email."""
+    response = any_app.test_client().post(
+        "/api/v1/auth/login", json={"email": email, "password": DEFAULT_PASSWORD}
+    )
+    body = assert_problem(response, 401, "unauthorized")
+    assert body["detail"] == "The email or password is incorrect."
+
+
 # --------------------------------------------------------------------------- password strength
 
 
