@@ -144,6 +144,7 @@ def register(app: Flask) -> None:
         from marshmallow import ValidationError
 
         from api.accounts.models import PASSWORD_MAX, PASSWORD_MIN
+        from api.accounts.passwords import WeakPassword
         from api.accounts.schemas import EmailAddress
         from api.accounts.users import create_or_promote_admin, find_by_email
 
@@ -158,7 +159,10 @@ def register(app: Flask) -> None:
                 raise click.ClickException(
                     f"the password must have {PASSWORD_MIN} to {PASSWORD_MAX} characters"
                 )
-        user, created = create_or_promote_admin(email=email, password=password)
+        try:
+            user, created = create_or_promote_admin(email=email, password=password)
+        except WeakPassword as exc:
+            raise click.ClickException(exc.detail) from exc
         if created:
             click.echo(f"created admin {user.email} (id {user.id})")
         else:

@@ -80,6 +80,8 @@ class Config:
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
     # argon2-cffi PasswordHasher keyword arguments; None: the library's (RFC 9106) defaults.
     PASSWORD_HASH_PARAMS: dict | None = None
+    # The least zxcvbn score (0 to 4) a new password needs (api/accounts/passwords.py).
+    PASSWORD_MIN_STRENGTH = 3
     # Rate limits (api/platform/ratelimit.py), in Flask-Limiter's notation; storage is
     # REDIS_URL or memory.
     RATELIMIT_LOGIN_FAILURES_PER_ADDRESS = "20/minute"
@@ -118,13 +120,15 @@ class Config:
         ):
             setattr(self, key, os.environ.get(key) or getattr(self, key))
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL).upper()
-        for key in ("RESPONSE_CACHE_MAX_BYTES", "ID_POOL_MAX_BYTES"):
+        for key in ("RESPONSE_CACHE_MAX_BYTES", "ID_POOL_MAX_BYTES", "PASSWORD_MIN_STRENGTH"):
             if os.environ.get(key):
                 setattr(self, key, int(os.environ[key]))
         if os.environ.get("ATTEMPT_OVERRIDE_WINDOW_SECONDS"):
             self.ATTEMPT_OVERRIDE_WINDOW = timedelta(
                 seconds=int(os.environ["ATTEMPT_OVERRIDE_WINDOW_SECONDS"])
             )
+        if not 0 <= self.PASSWORD_MIN_STRENGTH <= 4:
+            raise RuntimeError("PASSWORD_MIN_STRENGTH is a zxcvbn score: 0 to 4")
         self.DEBUG = _bool("FLASK_DEBUG", False)
 
 

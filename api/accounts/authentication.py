@@ -124,10 +124,11 @@ def _has_our_claims(_header: dict, data: dict) -> bool:
 
 def _user_id(data: dict) -> int | None:
     """The account a token names, or None when its `sub` cannot be a user id."""
-    try:
-        user_id = int(data["sub"])
-    except (KeyError, TypeError, ValueError):
+    subject = data.get("sub")
+    # ASCII digits only (the decoder refuses other spellings first): int() takes more.
+    if not isinstance(subject, str) or not subject.isascii() or not subject.isdigit():
         return None
+    user_id = int(subject)
     return user_id if 0 < user_id < 2**31 else None
 
 

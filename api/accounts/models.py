@@ -1,4 +1,5 @@
-"""Accounts: users and the database revocation list of logged-out sessions."""
+"""Accounts: users, the database revocation list of logged-out sessions, and the refresh
+tokens already exchanged (rotation)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,30 @@ def new_token_key() -> str:
     account it was issued to, even if an id were given out twice.
     """
     return secrets.token_hex(16)
+
+
+# Characters that render as nothing (or as a plain space) and that NFKC keeps: with one in
+# it, an address would be a look-alike twin of another. Categories: controls, format
+# characters (U+200B, U+2060, U+00AD, U+FEFF...), surrogates, private use, unassigned, and
+# every kind of space or separator; plus the default-ignorable marks and fillers of other
+# categories (combining grapheme joiner, Hangul fillers, Khmer inherent vowels, Mongolian
+# and other variation selectors).
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+_HIDDEN_CODE_POINTS = frozenset(
+    {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0}
+    | set(range(0x180B, 0x1810))
+    | set(range(0xFE00, 0xFE10))
+    | set(range(0xE0100, 0xE01F0))
+)
+
+
+def has_hidden_characters(email: str) -> bool:
+    """True when `email` (as given or once NFKC-normalised) holds an invisible character."""
+    normalised = unicodedata.normalize("NFKC", email.strip())
+    return any(
+        unicodedata.category(ch) in _HIDDEN_CATEGORIES or ord(ch) in _HIDDEN_CODE_POINTS
+        for ch in email.strip() + normalised
+    )
 
 
 def normalise_email(value: str) -> str:
@@ -87,6 +112,9 @@ class User(Timestamped, db.Model):
 
     @validates("email")
     def _normalise_email(self, _key: str, value: str) -> str:
+        # The schemas refuse these with a 422 first; this keeps any other way in shut.
+        if has_hidden_characters(value):
+            raise ValueError("an email address cannot hold invisible characters")
         return normalise_email(value)
 
     @validates("role")
@@ -118,4 +146,22 @@ class RevokedSession(db.Model):
         UTCDateTime, default=utcnow, server_default=func.now(), nullable=False
     )
     # When the session's last token would have expired anyway: rows past it can be purged.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class SpentRefreshToken(db.Model):
+    """A refresh token already exchanged for a new pair (by its `jti`): shown again, it is
+    reuse, and its whole session is revoked. The primary key lets one exchange win."""
+
+    __tablename__ = "spent_refresh_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), nullable=False)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    spent_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=func.now(), nullable=False
+    )
+    # The token's own expiry: past it the token is refused anyway, and the row can go.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)

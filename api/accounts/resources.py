@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict
+from datetime import UTC, datetime
 
 from flask import Response
-from flask_jwt_extended import jwt_required
+from flask_jwt_extended import get_jwt, jwt_required
 from flask_restful import Resource
 
 from api.accounts import users as service
@@ -14,12 +15,12 @@ from api.accounts.authentication import current_sid, current_user
 from api.accounts.models import normalise_email
 from api.accounts.roles import role_required
 from api.accounts.schemas import (
-    access_schema,
     account_deletion_schema,
     login_schema,
     me_args,
     profile_update_schema,
     register_schema,
+    rotated_schema,
     session_schema,
     user_list_args,
     user_schema,
@@ -123,9 +124,15 @@ class Login(Resource):
 class Refresh(Resource):
     @jwt_required(refresh=True)
     def post(self):
-        """A new access token for the session of this refresh token."""
-        session = service.refresh_session(user=current_user(), sid=current_sid())
-        return access_schema.dump(asdict(session)), 200, NO_STORE
+        """New access and refresh tokens for the session; the refresh token sent is spent."""
+        claims = get_jwt()
+        session = service.refresh_session(
+            user=current_user(),
+            sid=claims["sid"],
+            jti=claims["jti"],
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
+        return rotated_schema.dump(asdict(session)), 200, NO_STORE
 
 
 class Logout(Resource):

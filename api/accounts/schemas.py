@@ -15,6 +15,7 @@ from api.accounts.models import (
     PASSWORD_MAX,
     PASSWORD_MIN,
     ROLES,
+    has_hidden_characters,
     is_timezone,
     normalise_email,
 )
@@ -26,14 +27,26 @@ PASSWORD_LENGTH = validate.Length(
 
 
 class EmailAddress(SafeString):
-    """An email, normalised as stored (stripped, NFKC, lowercase) before it is validated."""
+    """An email, normalised as stored (stripped, NFKC, lowercase) before it is validated.
+
+    Invisible characters (zero-width spaces, soft hyphens, format characters...) are
+    refused rather than dropped: kept, they would make a look-alike twin of an address.
+    """
+
+    default_error_messages = {
+        "hidden": "Invisible characters (zero-width or format characters such as U+200B or "
+        "U+00AD, or spaces) are not allowed in an email address; type it again by hand."
+    }
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("validate", [validate.Length(max=EMAIL_MAX), validate.Email()])
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return normalise_email(super()._deserialize(value, attr, data, **kwargs))
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if has_hidden_characters(value):
+            raise self.make_error("hidden")
+        return normalise_email(value)
 
 
 def _timezone(value: str) -> None:
@@ -48,7 +61,9 @@ class RegisterSchema(Schema):
 
 
 class LoginSchema(Schema):
-    email = SafeString(required=True, validate=validate.Length(min=1, max=EMAIL_MAX * 2))
+    # Any string: an address no account can have (control or invisible characters) is
+    # simply unknown, a 401 like any other (api/accounts/users.py, authenticate).
+    email = fields.String(required=True, validate=validate.Length(min=1, max=EMAIL_MAX * 2))
     # Any stored password is at most PASSWORD_MAX; the cap only bounds hashing work.
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
@@ -130,4 +145,5 @@ user_list_args = UserListArgs()
 user_schema = UserSchema()
 users_schema = UserSchema(many=True)
 session_schema = TokenSchema()
-access_schema = TokenSchema(only=("access_token", "token_type", "expires_in"))
+# A refresh: the session's next access and refresh tokens (the account is the caller's).
+rotated_schema = TokenSchema(only=("access_token", "refresh_token", "token_type", "expires_in"))

@@ -4,6 +4,11 @@ A login opens a session: its access and refresh tokens share one `sid` claim. Lo
 revokes the sid, so both tokens die at once. An entry only has to outlive the session's
 last token, so each is kept until `expires_at` (a Redis TTL; a purge of old rows).
 
+Refresh tokens rotate: each refresh spends the token presented (its `jti` goes into the
+`spent_refresh_tokens` table, in the database whatever the revocation store) and hands out
+a new one in the same session. A spent token presented again is reuse: someone holds a
+copy, so the whole session is revoked.
+
 Failure policy: revocation checks fail closed. If the store cannot answer, the request is
 refused with a 503 problem (Retry-After) rather than accepting a token that may have been
 logged out. (Rate limiting makes the opposite choice; see api/platform/ratelimit.py.)
@@ -19,7 +24,7 @@ from flask import Flask, current_app
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from api.accounts.models import RevokedSession, User
+from api.accounts.models import RevokedSession, SpentRefreshToken, User
 from api.extensions import db
 from api.platform.db_types import utcnow
 from api.platform.errors import ServiceUnavailable
@@ -141,3 +146,36 @@ def revoke(*, sid: str, user_id: int, expires_at: datetime) -> None:
 def check(*, sid: str, user_id: int | None = None) -> SessionCheck:
     """Whether `sid` is revoked, and the user `user_id` if the store could read it along."""
     return store().check(sid=sid, user_id=user_id)
+
+
+def spend_refresh_token(*, jti: str, sid: str, user_id: int, expires_at: datetime) -> bool:
+    """Mark the refresh token `jti` spent; False when it already was (reuse).
+
+    The primary key decides, on both backends: of two concurrent spends of one token,
+    one insert commits and the other meets the key (PostgreSQL makes it wait for the
+    first to commit; SQLite has one writer at a time), so at most one refresh succeeds.
+    A store that cannot answer is a 503, never a pass.
+    """
+    try:
+        db.session.add(SpentRefreshToken(jti=jti, sid=sid, user_id=user_id, expires_at=expires_at))
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.error("spent refresh tokens not writable: %s", exc.__class__.__name__)
+        raise RevocationUnavailable() from exc
+    _purge_spent()
+    return True
+
+
+def _purge_spent() -> None:
+    """Rows of expired tokens are of no use (the token is refused anyway): housekeeping,
+    in its own transaction after the spend, so a failure here never fails a refresh."""
+    try:
+        db.session.execute(delete(SpentRefreshToken).where(SpentRefreshToken.expires_at < utcnow()))
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.warning("expired spent refresh tokens not purged: %s", exc.__class__.__name__)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -29,7 +30,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from api.accounts import sessions as revocation
-from api.accounts.models import User, new_token_key, normalise_email
+from api.accounts.models import User, has_hidden_characters, new_token_key, normalise_email
+from api.accounts.passwords import check_strength
 from api.extensions import db
 from api.platform.db_types import utcnow
 from api.platform.errors import Conflict, Forbidden, NotFound, Unauthorized
@@ -53,6 +55,13 @@ class PasswordIncorrect(Forbidden):
 
     slug = "password-incorrect"
     title = "Password incorrect"
+
+
+class RefreshTokenReused(Unauthorized):
+    """A refresh token that was already exchanged: its session has been revoked."""
+
+    slug = "refresh-token-reused"
+    title = "Refresh token reused"
 
 
 @lru_cache(maxsize=8)
@@ -92,7 +101,9 @@ def find_by_email(email: str) -> User | None:
 def create_user(
     *, email: str, password: str, display_name: str = "", role: str = "learner"
 ) -> User:
-    """A new account; 409 when the (normalised) email is taken."""
+    """A new account; 422 `weak-password` for a weak password, 409 when the (normalised)
+    email is taken."""
+    check_strength(password, user_inputs=(email, display_name))
     user = User(
         email=email,
         password_hash=hash_password(password),
@@ -116,16 +127,16 @@ def authenticate(*, email: str, password: str) -> User:
     An unknown email still costs one hash verification, so the answer takes as long as
     for a wrong password and response times do not reveal which emails have accounts.
     """
-    user = find_by_email(email)
+    # No account holds an address with invisible or control characters (they are refused
+    # wherever an email is set), and NUL cannot even be sent to PostgreSQL: not looked up.
+    user = None if has_hidden_characters(email) else find_by_email(email)
     if user is None:
         _verify(_dummy_hash(hasher()), password)
         raise _credentials_error()
     if not _verify(user.password_hash, password):
         raise _credentials_error()
     if not user.active:
-        raise AccountDeactivated(
-            "This account is deactivated; an administrator can reactivate it."
-        )
+        raise AccountDeactivated("This account is deactivated; an administrator can reactivate it.")
     if hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()
@@ -135,7 +146,7 @@ def authenticate(*, email: str, password: str) -> User:
 @dataclass(frozen=True)
 class Session:
     access_token: str
-    refresh_token: str | None
+    refresh_token: str
     expires_in: int
     token_type: str = "Bearer"
 
@@ -155,13 +166,29 @@ def _access_seconds() -> int:
 def open_session(*, user: User) -> Session:
     """Access and refresh tokens sharing a new session id (`sid`)."""
     sid = secrets.token_urlsafe(18)
-    refresh = create_refresh_token(identity=str(user.id), additional_claims=_claims(user, sid))
-    return Session(_access_token(user, sid), refresh, _access_seconds())
+    return Session(_access_token(user, sid), _refresh_token(user, sid), _access_seconds())
 
 
-def refresh_session(*, user: User, sid: str) -> Session:
-    """A new access token in the same session; the role claim is the current one."""
-    return Session(_access_token(user, sid), None, _access_seconds())
+def _refresh_token(user: User, sid: str) -> str:
+    return create_refresh_token(identity=str(user.id), additional_claims=_claims(user, sid))
+
+
+def refresh_session(*, user: User, sid: str, jti: str, expires_at: datetime) -> Session:
+    """Rotate: spend the refresh token `jti` and hand out a new access and refresh token
+    in the same session (the role claim is the current one).
+
+    A token that was already spent is reuse (a copy is in someone else's hands, or an
+    exchange raced another): the whole session is revoked, every token descending from
+    its login, and the answer is a 401 `refresh-token-reused`.
+    """
+    if not revocation.spend_refresh_token(jti=jti, sid=sid, user_id=user.id, expires_at=expires_at):
+        close_session(user=user, sid=sid)
+        raise RefreshTokenReused(
+            "This refresh token was already used; its session has been ended for safety. "
+            "Log in again.",
+            headers={"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'},
+        )
+    return Session(_access_token(user, sid), _refresh_token(user, sid), _access_seconds())
 
 
 def close_session(*, user: User, sid: str) -> None:
@@ -183,6 +210,10 @@ def update_profile(*, user: User, changes: dict[str, Any]) -> User:
                 "The current password is incorrect; nothing was changed.",
                 errors={"current_password": ["Incorrect password."]},
             )
+        check_strength(
+            changes["password"],
+            user_inputs=(user.email, changes.get("display_name", user.display_name)),
+        )
         user.password_hash = hash_password(changes["password"])
         # Every session ends with the old password, this one included: a new token key
         # makes every token issued so far fail (the caller gets a fresh session).

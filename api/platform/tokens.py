@@ -12,11 +12,13 @@ way every time.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
 from flask import current_app, has_app_context
 from flask_jwt_extended import JWTManager
+from jwt import InvalidTokenError
 
 from api.platform.lru import ByteLRU
 
@@ -38,7 +40,7 @@ class VerifiedTokenCache(JWTManager):
     ) -> dict:
         decode = super()._decode_jwt_from_config
         if not has_app_context():
-            return decode(encoded_token, csrf_value, allow_expired)
+            return well_formed(decode(encoded_token, csrf_value, allow_expired))
         verified = current_app.extensions.get(VERIFIED_KEY)
         if verified is None:
             verified = current_app.extensions[VERIFIED_KEY] = ByteLRU(
@@ -49,9 +51,35 @@ class VerifiedTokenCache(JWTManager):
         if claims is not None and not allow_expired and _past_expiry(claims):
             claims = None  # decoded again below, which refuses it as the library does
         if claims is None:
-            claims = decode(encoded_token, csrf_value, allow_expired)
+            claims = well_formed(decode(encoded_token, csrf_value, allow_expired))
             verified.put(key, claims)
         return dict(claims)  # each caller its own dict, as from a fresh decode
+
+
+# A subject is a user id written one way only: ASCII digits, no sign, space or leading zero.
+_CANONICAL_SUBJECT = re.compile(r"[1-9][0-9]{0,9}")
+
+
+class MalformedClaims(InvalidTokenError):
+    """Validly signed, but not shaped as every token this API issues is."""
+
+
+def well_formed(claims: dict) -> dict:
+    """`claims`, if they are shaped as every token this API issues: an expiry, an id, and
+    a subject in canonical form. Anything else is refused as a malformed token is (the
+    library's InvalidTokenError handler), never cached: a token that never expires would
+    live forever, and " 3", "03", "+3" or a full-width "３" would each be a second
+    spelling of user 3 that `int()` accepts.
+    """
+    subject = claims.get("sub")
+    if (
+        "exp" not in claims
+        or not isinstance(claims.get("jti"), str)
+        or not isinstance(subject, str)
+        or not _CANONICAL_SUBJECT.fullmatch(subject)
+    ):
+        raise MalformedClaims("token claims not well formed")
+    return claims
 
 
 def _past_expiry(claims: dict) -> bool:

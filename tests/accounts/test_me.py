@@ -87,3 +87,19 @@ def test_me_patch_password_needs_the_current_one(client, assert_problem):
     assert_problem(old, 401)
     fresh = client.post("/api/v1/auth/login", json={"email": address, "password": new})
     assert fresh.status_code == 200
+
+
+def test_me_patch_refuses_a_weak_new_password(client, assert_problem):
+    address = new_email()
+    headers = bearer(register(client, address).get_json()["access_token"])
+    for weak in ("password1234", " " * 12, address):
+        response = client.patch(
+            "/api/v1/me",
+            headers=headers,
+            json={"password": weak, "current_password": DEFAULT_PASSWORD},
+        )
+        assert assert_problem(response, 422, "weak-password")["errors"]["password"]
+    # nothing changed: the session and the old password still work
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    login = client.post("/api/v1/auth/login", json={"email": address, "password": DEFAULT_PASSWORD})
+    assert login.status_code == 200

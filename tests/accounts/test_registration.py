@@ -116,12 +116,13 @@ def test_register_body_must_be_a_json_object(client, assert_problem):
         ),
         (
             "/api/v1/auth/register",
-            r'{"email": "s@example.com", "password": "abcdefghijklm", "display_name": "\udc00"}',
+            r'{"email": "s@example.com", "password": "correct horse battery staple", '
+            r'"display_name": "\udc00"}',
             "display_name",
         ),
         (
             "/api/v1/auth/login",
-            r'{"email": "\ud800@example.com", "password": "abcdefghijklm"}',
+            r'{"email": "\ud800@example.com", "password": "correct horse battery staple"}',
             "email",
         ),
         ("/api/v1/auth/login", r'{"email": "s@example.com", "password": "\ud800"}', "password"),
@@ -200,3 +201,95 @@ def test_login_rehashes_when_parameters_change(auth_url, test_app):
     assert before.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
     assert after.startswith("$argon2id$v=19$m=2048,t=2,p=1$")
     login_headers(test_app, address)  # the new hash still verifies under the old settings
+
+
+# --------------------------------------------------------------------------- look-alike emails
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    ["\u200b", "\u2060", "\u00ad", "\ufeff", "\u200d", "\u180e", "\u034f", "\u3164", "\x7f"],
+    ids=lambda ch: f"U+{ord(ch):04X}",
+)
+def test_an_invisible_twin_of_an_email_is_refused(client, test_app, hidden, assert_problem):
+    """Format and control characters survive NFKC: kept, they would make a second account
+    that looks exactly like the first. Register refuses them; login does not know them."""
+    address = new_email("twin")
+    assert register(client, address).status_code == 201
+    twin = address[:3] + hidden + address[3:]
+    body = assert_problem(register(client, twin), 422, "validation-error")
+    assert "Invisible characters" in body["errors"]["email"][0]
+    login = client.post("/api/v1/auth/login", json={"email": twin, "password": DEFAULT_PASSWORD})
+    assert_problem(login, 401, "unauthorized")
+    with test_app.app_context():
+        stored = db.session.scalars(select(User.email).where(User.email.like("twin-%"))).all()
+    assert twin not in stored and stored.count(address) == 1
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["\x00ab@example.com", "ab\x1f@example.com", "a\u200bb@example.com", "ab@exa\u00admple.com"],
+    ids=["NUL", "U+001F", "U+200B", "U+00AD"],
+)
+def test_login_with_an_address_no_account_can_have_is_a_plain_401(any_app, email, assert_problem):
+    """Not a 422 that tells the address apart: unknown, as any other unknown email."""
+    response = any_app.test_client().post(
+        "/api/v1/auth/login", json={"email": email, "password": DEFAULT_PASSWORD}
+    )
+    body = assert_problem(response, 401, "unauthorized")
+    assert body["detail"] == "The email or password is incorrect."
+
+
+# --------------------------------------------------------------------------- password strength
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "password1234",  # a common password
+        "aaaaaaaaaaaaaaaa",  # a repeat
+        "            ",  # whitespace only
+        "\t \u3000 \t \u3000 \t \u3000 \t ",
+        "qwertyuiopasdfgh",  # a keyboard walk
+        "{email}",  # the account's own address
+    ],
+)
+def test_weak_passwords_are_refused_with_advice(client, test_app, password, assert_problem):
+    address = new_email("weak")
+    response = register(client, address, password=password.format(email=address))
+    body = assert_problem(response, 422, "weak-password")
+    assert body["title"] == "Weak password"
+    assert body["errors"]["password"] == [body["detail"]]
+    # why, and what to do instead (zxcvbn's feedback)
+    assert "whitespace" in body["detail"] or "too easy to guess" in body["detail"]
+    assert any(word in body["detail"] for word in ("Add", "Use", "Avoid"))
+    with test_app.app_context():
+        assert db.session.scalar(select(User.id).where(User.email == address)) is None
+
+
+def test_only_the_first_72_characters_are_estimated(client, assert_problem):
+    weak_start = "a" * 72 + "Zq8#vL2!pX9@kR4$"
+    assert_problem(register(client, password=weak_start), 422, "weak-password")
+    assert register(client, password=DEFAULT_PASSWORD + "a" * 200).status_code == 201
+
+
+def test_the_minimum_strength_is_configurable(auth_url, assert_problem):
+    fair = "wrong password!"  # zxcvbn scores it 3 of 4
+    strict = create_app(TestConfig(auth_url, PASSWORD_MIN_STRENGTH=4)).test_client()
+    body = assert_problem(register(strict, password=fair), 422, "weak-password")
+    assert "at least 4 needed" in body["detail"]
+    default = create_app(TestConfig(auth_url)).test_client()
+    assert register(default, password=fair).status_code == 201
+
+
+def test_the_minimum_strength_comes_from_the_environment(monkeypatch):
+    from api.config import Config
+
+    monkeypatch.setenv("JWT_SECRET_KEY", "a-secret-that-is-long-enough-for-hs256-tokens")
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    assert Config().PASSWORD_MIN_STRENGTH == 3
+    monkeypatch.setenv("PASSWORD_MIN_STRENGTH", "4")
+    assert Config().PASSWORD_MIN_STRENGTH == 4
+    monkeypatch.setenv("PASSWORD_MIN_STRENGTH", "5")
+    with pytest.raises(RuntimeError, match="0 to 4"):
+        Config()

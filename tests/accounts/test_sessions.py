@@ -1,14 +1,15 @@
-"""Sessions: refresh in the same session, logout with either token kills both, and the
-revocation stores (the database, Redis; with Redis down, revocation fails closed)."""
+"""Sessions: refresh rotates both tokens in the same session (a spent refresh token shown
+again revokes the session), logout with either token kills both, and the revocation
+stores (the database, Redis; with Redis down, revocation fails closed)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from api import create_app
-from api.accounts.models import RevokedSession
+from api.accounts.models import RevokedSession, SpentRefreshToken
 from api.config import TestConfig
 from api.extensions import db
 from tests.support.accounts import DEFAULT_PASSWORD, new_email, register
@@ -17,17 +18,75 @@ from tests.support.tokens import bearer, claims
 # --------------------------------------------------------------------------- refresh and logout
 
 
-def test_refresh_gives_a_new_access_token_in_the_same_session(client):
+def test_refresh_rotates_both_tokens_in_the_same_session(client):
     tokens = register(client).get_json()
     response = client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"]))
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = response.get_json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
-    new = claims(body["access_token"])
-    assert new["type"] == "access"
-    assert new["sid"] == claims(tokens["refresh_token"])["sid"]
+    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    old = claims(tokens["refresh_token"])
+    access, refresh = claims(body["access_token"]), claims(body["refresh_token"])
+    assert (access["type"], refresh["type"]) == ("access", "refresh")
+    assert access["sid"] == refresh["sid"] == old["sid"]
+    assert refresh["jti"] != old["jti"]
     assert client.get("/api/v1/me", headers=bearer(body["access_token"])).status_code == 200
+    # the new refresh token rotates in turn
+    again = client.post("/api/v1/auth/refresh", headers=bearer(body["refresh_token"]))
+    assert again.status_code == 200
+    assert claims(again.get_json()["refresh_token"])["sid"] == old["sid"]
+
+
+def _refresh(client, token: str):
+    return client.post("/api/v1/auth/refresh", headers=bearer(token))
+
+
+def test_a_spent_refresh_token_again_revokes_the_whole_session(client, assert_problem):
+    """Reuse means a copy of the token is in other hands: every token descending from the
+    login goes, the newest ones included; other sessions of the account stay."""
+    address = new_email()
+    first = register(client, address).get_json()
+    other = client.post(
+        "/api/v1/auth/login", json={"email": address, "password": DEFAULT_PASSWORD}
+    ).get_json()
+    chain = [first]
+    for _ in range(3):
+        chain.append(_refresh(client, chain[-1]["refresh_token"]).get_json())
+    reused = _refresh(client, first["refresh_token"])
+    body = assert_problem(reused, 401, "refresh-token-reused")
+    assert body["title"] == "Refresh token reused" and "log in again" in body["detail"].lower()
+    assert reused.headers["WWW-Authenticate"].startswith('Bearer realm="qbank"')
+    assert 'error="invalid_token"' in reused.headers["WWW-Authenticate"]
+    for tokens in chain:
+        assert_problem(client.get("/api/v1/me", headers=bearer(tokens["access_token"])), 401)
+        assert_problem(_refresh(client, tokens["refresh_token"]), 401, "token-revoked")
+    assert client.get("/api/v1/me", headers=bearer(other["access_token"])).status_code == 200
+    assert _refresh(client, other["refresh_token"]).status_code == 200
+
+
+def test_the_spent_token_is_remembered_until_it_expires(client, test_app):
+    tokens = register(client).get_json()
+    old = claims(tokens["refresh_token"])
+    assert _refresh(client, tokens["refresh_token"]).status_code == 200
+    with test_app.app_context():
+        row = db.session.get(SpentRefreshToken, old["jti"])
+        assert row is not None
+        assert (row.sid, row.user_id) == (old["sid"], tokens["user"]["id"])
+        assert row.expires_at == datetime.fromtimestamp(old["exp"], UTC)
+
+
+def test_deleting_the_account_drops_its_spent_tokens(client, test_app):
+    tokens = register(client).get_json()
+    jti = claims(tokens["refresh_token"])["jti"]
+    fresh = _refresh(client, tokens["refresh_token"]).get_json()
+    deleted = client.delete(
+        "/api/v1/me",
+        headers=bearer(fresh["access_token"]),
+        json={"current_password": DEFAULT_PASSWORD},
+    )
+    assert deleted.status_code == 204
+    with test_app.app_context():
+        assert db.session.get(SpentRefreshToken, jti) is None
 
 
 @pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
@@ -103,6 +162,15 @@ def test_logout_with_redis_revokes_through_redis(redis_app, redis, assert_proble
     ):
         response = getattr(client, method)(path, headers=bearer(token))
         assert assert_problem(response, 401)["type"] == "urn:qbank:problem:token-revoked"
+
+
+def test_reuse_with_redis_revokes_through_redis(redis_app, redis, assert_problem):
+    client = redis_app.test_client()
+    tokens = register(client).get_json()
+    fresh = _refresh(client, tokens["refresh_token"]).get_json()
+    assert_problem(_refresh(client, tokens["refresh_token"]), 401, "refresh-token-reused")
+    assert_problem(_refresh(client, fresh["refresh_token"]), 401, "token-revoked")
+    assert_problem(client.get("/api/v1/me", headers=bearer(fresh["access_token"])), 401)
 
 
 def test_redis_down_fails_closed_with_503(redis_app, redis, assert_problem):

@@ -225,6 +225,9 @@ def test_create_admin_promotes_an_existing_account(users_app):
     [
         ("not-an-email", DEFAULT_PASSWORD, "not an email address"),
         ("short@example.com", "short", "12 to 256 characters"),
+        ("weak@example.com", "password1234", "too easy to guess"),
+        ("weak@example.com", "weak@example.com", "too easy to guess"),
+        ("twin\u200b@example.com", DEFAULT_PASSWORD, "not an email address"),
     ],
 )
 def test_create_admin_refuses_bad_input(users_app, email, password, message):

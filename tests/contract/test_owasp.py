@@ -16,10 +16,11 @@ import pytest
 from api import create_app
 from api.config import TestConfig, public_base_url
 from api.extensions import db
-from tests.support.accounts import login_headers, make_user
+from tests.support.accounts import DEFAULT_PASSWORD, login_headers, make_user
 from tests.support.apps import seed_bank_into, temporary_app
 from tests.support.live import app_env, chunked, raw_exchange, serve
 from tests.support.problems import PROBLEM
+from tests.support.tokens import bearer, claims, forge
 
 FORBIDDEN_KEYS = {"password", "password_hash", "search_text", "search_tsv", "sid", "jti"}
 PUBLIC_WRITES = {
@@ -159,6 +160,37 @@ def test_api2_forged_tokens_are_401(client, token):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+FULL_WIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
+# A validly signed token of an account, one claim changed: each must be refused exactly as a
+# malformed token is, however the rest of it checks out.
+CLAIM_CHANGES = {
+    "no exp": lambda claims: claims.pop("exp"),
+    "sub with a space": lambda claims: claims.update(sub=f" {claims['sub']}"),
+    "sub with a leading zero": lambda claims: claims.update(sub=f"0{claims['sub']}"),
+    "sub with a plus sign": lambda claims: claims.update(sub=f"+{claims['sub']}"),
+    "sub in full-width digits": lambda claims: claims.update(
+        sub=claims["sub"].translate(FULL_WIDTH_DIGITS)
+    ),
+    "no jti": lambda claims: claims.pop("jti"),
+}
+
+
+@pytest.mark.parametrize("change", list(CLAIM_CHANGES))
+@pytest.mark.parametrize("kind", ["access", "refresh"])
+def test_api2_tokens_without_exp_or_with_another_spelling_of_sub_are_401(app, client, kind, change):
+    email = make_user(app, "learner")
+    login = client.post("/api/v1/auth/login", json={"email": email, "password": DEFAULT_PASSWORD})
+    payload = claims(login.get_json()[f"{kind}_token"])
+    CLAIM_CHANGES[change](payload)
+    method, path = ("GET", "/api/v1/me") if kind == "access" else ("POST", "/api/v1/auth/refresh")
+    response = client.open(path, method=method, headers=bearer(forge(payload)))
+    malformed = client.open(path, method=method, headers=bearer("not-a-jwt"))
+    assert response.status_code == malformed.status_code == 401
+    assert response.mimetype == PROBLEM
+    assert response.get_json() == malformed.get_json()
+    assert response.headers["WWW-Authenticate"] == malformed.headers["WWW-Authenticate"]
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -196,6 +228,20 @@ def test_api2_weak_passwords_are_refused(client):
     )
     assert response.status_code == 422
     assert "password" in response.get_json()["errors"]
+
+
+def test_api2_guessable_passwords_are_refused(client):
+    """Long enough is not strong enough: zxcvbn's estimate decides, the account's own
+    email counted as a known word."""
+    email = "guessable@example.com"
+    for password in ("password1234", "qwerty123456", email, " " * 16):
+        response = client.post("/api/v1/auth/register", json={"email": email, "password": password})
+        assert response.status_code == 422, password
+        body = response.get_json()
+        assert body["type"] == "urn:qbank:problem:weak-password"
+        assert body["errors"]["password"] == [body["detail"]]
+    login = client.post("/api/v1/auth/login", json={"email": email, "password": "password1234"})
+    assert login.status_code == 401
 
 
 def test_api2_failed_logins_are_limited(owasp_url):
