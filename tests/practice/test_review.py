@@ -184,8 +184,9 @@ def test_a_first_attempt_that_lost_the_race_for_the_card_moves_the_winners_card_
 
 
 def test_an_attempt_takes_a_fixed_number_of_statements(bank_app, client, learner, slugs):
-    """The session check with the user, the question with the card, the card's write and the
-    attempt's insert; a keyed attempt also looks up and stores its replay record."""
+    """The session check with the user, today's count for the quota (the learner's row
+    locked), the question with the card, the card's write and the attempt's insert; a keyed
+    attempt also looks up and stores its replay record."""
     qid = slugs["what-is-flask"]
 
     def statements(**headers) -> list[str]:
@@ -195,6 +196,6 @@ def test_an_attempt_takes_a_fixed_number_of_statements(bank_app, client, learner
         return counter.statements
 
     first, review = statements(), statements()
-    assert len(first) == len(review) == 4, first + review
+    assert len(first) == len(review) == 5, first + review
     assert not [s for s in first + review if "topics" in s or "tags" in s]
-    assert len(statements(**{"Idempotency-Key": "counted"})) == 6
+    assert len(statements(**{"Idempotency-Key": "counted"})) == 7
