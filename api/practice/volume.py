@@ -34,21 +34,24 @@ class BatchTooLarge(ApiError):
 
 _attempts = Attempt.__table__
 _users = User.__table__
-_used = (
+_USED_TODAY = (
     select(func.count())
     .select_from(_attempts)
     .where(
         _attempts.c.user_id == bindparam("quota_user_id"),
         _attempts.c.created_at >= bindparam("quota_since"),
     )
-    .scalar_subquery()
 )
-# Today's count, read with the learner's row locked (FOR NO KEY UPDATE on PostgreSQL, which
-# still lets their other rows' foreign keys be checked): two concurrent requests of one
-# learner count one after the other, so together they cannot pass the quota. SQLite write
-# requests already hold the database's write lock (BEGIN IMMEDIATE, api/platform/db_events.py).
-_USED_TODAY = (
-    select(_used).where(_users.c.id == bindparam("quota_user_id")).with_for_update(key_share=True)
+# Two concurrent requests of one learner must count one after the other, or together they
+# could pass the quota. On PostgreSQL the learner's row is locked first (FOR NO KEY UPDATE,
+# which still lets their other rows' foreign keys be checked), in a statement of its own:
+# a statement's snapshot is taken when it starts, so a count in the locking statement would
+# not see the attempts the transaction it waited for committed. SQLite write requests
+# already hold the database's write lock (BEGIN IMMEDIATE, api/platform/db_events.py).
+_LOCK_LEARNER = (
+    select(_users.c.id)
+    .where(_users.c.id == bindparam("quota_user_id"))
+    .with_for_update(key_share=True)
 )
 
 
@@ -64,11 +67,11 @@ def claim_attempts(*, user_id: int, adding: int, per_day: int, now: datetime) ->
     if per_day <= 0:
         return
     since = day_start(now)
-    used = (
-        db.session.connection()
-        .execute(_USED_TODAY, {"quota_user_id": user_id, "quota_since": since})
-        .scalar_one()
-    )
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK_LEARNER, {"quota_user_id": user_id})
+    params = {"quota_user_id": user_id, "quota_since": since}
+    used = connection.execute(_USED_TODAY, params).scalar_one()
     if used + adding <= per_day:
         return
     resets = since + timedelta(days=1)

@@ -4,6 +4,7 @@ offline attempt may say it was answered."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -96,6 +97,25 @@ def test_a_batch_that_would_pass_the_quota_is_refused_whole(quota_app, assert_pr
         == 1
     )
     assert attempts_total(client, learner) == 2
+
+
+def test_concurrent_batches_cannot_pass_the_quota_together(quota_app):
+    """Each batch of two fits the quota of three alone, but only one of them can be
+    stored: the count is read with the learner's row locked, in the storing transaction."""
+    learner = new_learner(quota_app)
+    ids = _question_ids(quota_app, 12)
+
+    def upload(n: int) -> int:
+        pair = [
+            item(ids[2 * n], past(hours=2), self_rating="good"),
+            item(ids[2 * n + 1], past(hours=1), self_rating="good"),
+        ]
+        return batch(quota_app.test_client(), learner, *pair).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(upload, range(6)))
+    assert statuses == [201, 429, 429, 429, 429, 429]
+    assert attempts_total(quota_app.test_client(), learner) == 2
 
 
 def test_the_quota_counts_the_current_utc_day_only(quota_app):
