@@ -1,5 +1,5 @@
-"""Command-line tasks: `flask --app api seed | import-text | import-bank | regrade | gen-bank |
-create-admin`."""
+"""Command-line tasks: `flask --app api seed | import-text | import-bank | regrade |
+purge-idempotency | gen-bank | create-admin`."""
 
 from __future__ import annotations
 
@@ -117,6 +117,20 @@ def register(app: Flask) -> None:
             f"{verb} with grader v{GRADER_VERSION}: "
             + ", ".join(f"{k} {v}" for k, v in report.as_dict().items())
         )
+
+    @app.cli.command("purge-idempotency")
+    def purge_idempotency_command() -> None:
+        """Delete Idempotency-Key records older than IDEMPOTENCY_KEY_LIFETIME.
+
+        An expired key is treated as new whether or not its record is still there; this
+        only frees the space (run it daily, e.g. from cron).
+        """
+        from api.practice.idempotency import purge_expired
+
+        lifetime = app.config["IDEMPOTENCY_KEY_LIFETIME"]
+        purged = purge_expired(lifetime=lifetime)
+        hours = f"{lifetime.total_seconds() / 3600:g}"
+        click.echo(f"purged {purged} idempotency records older than {hours} hours")
 
     @app.cli.command("gen-bank")
     @click.argument("count", type=click.IntRange(1, 2_000_000))

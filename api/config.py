@@ -52,6 +52,17 @@ class Config:
     NEW_QUESTIONS_PER_DAY = 10
     # How long after answering a learner may confirm or override an attempt's rating.
     ATTEMPT_OVERRIDE_WINDOW = timedelta(hours=24)
+    # Attempts a learner may store per UTC day, batches included (api/practice/volume.py);
+    # 0 turns the quota off.
+    ATTEMPTS_PER_DAY = 1000
+    # Free-text answer bytes (UTF-8) one offline batch may carry in all.
+    BATCH_ANSWER_MAX_BYTES = 64 * 1024
+    # How far ahead of the server's clock a batch's `answered_at` may be (a device clock
+    # running fast); such a time is stored as the server's now.
+    ANSWERED_AT_MAX_SKEW = timedelta(minutes=5)
+    # How long an Idempotency-Key is remembered; an older one is treated as new, and
+    # `flask purge-idempotency` deletes the expired records.
+    IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
     PER_PAGE_DEFAULT = 20
     PER_PAGE_MAX = 100
     RANDOM_COUNT_MAX = 50
@@ -120,13 +131,22 @@ class Config:
         ):
             setattr(self, key, os.environ.get(key) or getattr(self, key))
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL).upper()
-        for key in ("RESPONSE_CACHE_MAX_BYTES", "ID_POOL_MAX_BYTES", "PASSWORD_MIN_STRENGTH"):
+        for key in (
+            "RESPONSE_CACHE_MAX_BYTES",
+            "ID_POOL_MAX_BYTES",
+            "ATTEMPTS_PER_DAY",
+            "BATCH_ANSWER_MAX_BYTES",
+            "PASSWORD_MIN_STRENGTH",
+        ):
             if os.environ.get(key):
                 setattr(self, key, int(os.environ[key]))
-        if os.environ.get("ATTEMPT_OVERRIDE_WINDOW_SECONDS"):
-            self.ATTEMPT_OVERRIDE_WINDOW = timedelta(
-                seconds=int(os.environ["ATTEMPT_OVERRIDE_WINDOW_SECONDS"])
-            )
+        for key in (
+            "ATTEMPT_OVERRIDE_WINDOW",
+            "ANSWERED_AT_MAX_SKEW",
+            "IDEMPOTENCY_KEY_LIFETIME",
+        ):
+            if os.environ.get(f"{key}_SECONDS"):
+                setattr(self, key, timedelta(seconds=int(os.environ[f"{key}_SECONDS"])))
         if not 0 <= self.PASSWORD_MIN_STRENGTH <= 4:
             raise RuntimeError("PASSWORD_MIN_STRENGTH is a zxcvbn score: 0 to 4")
         self.DEBUG = _bool("FLASK_DEBUG", False)
@@ -146,6 +166,7 @@ class TestConfig(Config):
     RATELIMIT_REGISTRATIONS_PER_ADDRESS = "1000/minute"
     RATELIMIT_WRITES = "10000/minute"
     RATELIMIT_REPORTS = "10000/minute"
+    ATTEMPTS_PER_DAY = 100_000
 
     def __init__(self, database_url: str = "sqlite://", **overrides) -> None:
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(database_url)

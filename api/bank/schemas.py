@@ -73,9 +73,15 @@ class FilterArgs(Schema):
     topic = fields.List(Slug(), validate=validate.Length(max=20), load_default=list)
     tag = fields.List(Slug(), validate=validate.Length(max=20), load_default=list)
     difficulty = fields.List(
-        fields.String(validate=validate.OneOf(DIFFICULTIES)), load_default=list
+        fields.String(validate=validate.OneOf(DIFFICULTIES)),
+        validate=validate.Length(max=20),
+        load_default=list,
     )
-    type = fields.List(fields.String(validate=validate.OneOf(QUESTION_TYPES)), load_default=list)
+    type = fields.List(
+        fields.String(validate=validate.OneOf(QUESTION_TYPES)),
+        validate=validate.Length(max=20),
+        load_default=list,
+    )
     updated_since = QueryDateTime(load_default=None)
     exclude = fields.List(
         QueryInteger(validate=validate.Range(min=1, max=2**31 - 1)),

@@ -21,7 +21,7 @@ from api.extensions import db
 from api.platform.db_types import utcnow
 from api.platform.errors import Conflict, InvalidBody, NotFound
 from api.platform.paging import page_of
-from api.practice import grading, scheduling
+from api.practice import grading, scheduling, volume
 from api.practice.models import Attempt, ReviewState
 from api.practice.quizzes import get_quiz
 
@@ -78,7 +78,12 @@ _QUESTION_COLUMNS = (
     _questions.c.note,
     _questions.c.explanations,
 )
-_CARD_COLUMNS = (_states.c.card, _states.c.reviews, _states.c.lapses)
+_CARD_COLUMNS = (
+    _states.c.card,
+    _states.c.reviews,
+    _states.c.lapses,
+    _states.c.last_reviewed_at,
+)
 _THIS_CARD = (
     _states.c.user_id == bindparam("card_user_id"),
     _states.c.question_id == bindparam("card_question_id"),
@@ -96,11 +101,15 @@ _card_locked = (
 )
 _QUESTION_AND_CARD = {
     "postgresql": select(
-        *_QUESTION_COLUMNS, _card_locked.c.card, _card_locked.c.reviews, _card_locked.c.lapses
+        *_QUESTION_COLUMNS,
+        _card_locked.c.card,
+        _card_locked.c.reviews,
+        _card_locked.c.lapses,
+        _card_locked.c.last_reviewed_at,
     )
     .select_from(_questions.outerjoin(_card_locked, true()))
     .where(_questions.c.id == bindparam("card_question_id")),
-    "sqlite": select(*_QUESTION_COLUMNS, _states.c.card, _states.c.reviews, _states.c.lapses)
+    "sqlite": select(*_QUESTION_COLUMNS, *_CARD_COLUMNS)
     .select_from(
         _questions.outerjoin(
             _states,
@@ -125,10 +134,17 @@ _INSERT_ATTEMPT = insert(_attempts)
 
 
 def record_attempt(
-    *, user_id: int, question_id: int, data: dict[str, Any], answered_at: datetime | None = None
+    *,
+    user_id: int,
+    question_id: int,
+    data: dict[str, Any],
+    answered_at: datetime | None = None,
+    answered_at_field: str = "answered_at",
 ) -> tuple[dict[str, Any], Row]:
     """Grade one attempt, move the learner's card on, and store both (not committed).
 
+    An `answered_at` given (an offline attempt) may not be before the card's last review:
+    a card only moves forward in time (InvalidBody naming `answered_at_field`).
     Returns the stored attempt's columns (for api/practice/schemas.py AttemptSchema) and the
     question's row (its model answer, correct choices and note, for the reply).
     """
@@ -152,10 +168,16 @@ def record_attempt(
     passed = result.passed if result is not None else data["self_rating"] != "again"
     when = answered_at or utcnow()
 
+    def check_order(card: Row) -> None:
+        if answered_at is not None and card.reviews and card.last_reviewed_at > answered_at:
+            raise volume.before_last_review(answered_at_field, card.last_reviewed_at)
+
     # A review updates the card it read (and locked); a first attempt inserts the card as
     # reviewed. Only a first attempt that lost a race for the insert reads the winner's card.
     card = question if question.reviews is not None else None
-    if card is None:
+    if card is not None:
+        check_order(card)
+    else:
         review = scheduling.schedule(card=None, rating=rating, reviewed_at=when)
         inserted = connection.execute(
             _INSERT_CARD[dialect],
@@ -175,6 +197,7 @@ def record_attempt(
         )
         if inserted.rowcount != 1:
             card = connection.execute(_CARD_LOCKED[dialect], this_card).one()
+            check_order(card)
     if card is not None:
         review = scheduling.schedule(
             card=card.card if card.reviews else None, rating=rating, reviewed_at=when

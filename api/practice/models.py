@@ -102,6 +102,8 @@ class Attempt(db.Model):
         CheckConstraint("rating BETWEEN 1 AND 4", name="rating_range"),
         Index("ix_attempts_user_id_id", "user_id", "id"),
         Index("ix_attempts_user_id_answered_at", "user_id", "answered_at"),
+        # The daily attempt quota counts a learner's attempts stored since midnight UTC.
+        Index("ix_attempts_user_id_created_at", "user_id", "created_at"),
         Index("ix_attempts_question_id", "question_id"),
         Index("ix_attempts_quiz_id", "quiz_id"),
     )
@@ -131,7 +133,8 @@ class ReviewState(db.Model):
 
 
 class IdempotencyRecord(db.Model):
-    """The first response to a keyed POST, replayed for a repeat of the same request."""
+    """The first response to a keyed POST, replayed for a repeat of the same request
+    until it expires (IDEMPOTENCY_KEY_LIFETIME)."""
 
     __tablename__ = "idempotency_records"
 
@@ -144,4 +147,8 @@ class IdempotencyRecord(db.Model):
     location: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
-    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_records_user_key"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "key", name="uq_idempotency_records_user_key"),
+        # `flask purge-idempotency` deletes the expired ones.
+        Index("ix_idempotency_records_created_at", "created_at"),
+    )

@@ -47,17 +47,25 @@ def create_quiz(*, user_id: int, filters: QuestionFilters, count: int) -> Quiz:
     chosen = _draw(fresh_rows, count)
     quiz = Quiz(
         user_id=user_id,
-        filters={
-            "topic": filters.topics,
-            "tag": filters.tags,
-            "difficulty": filters.difficulties,
-            "type": filters.types,
-        },
+        filters=stored_filters(
+            {
+                "topic": filters.topics,
+                "tag": filters.tags,
+                "difficulty": filters.difficulties,
+                "type": filters.types,
+            }
+        ),
     )
     quiz.items = [QuizQuestion(question_id=qid, position=i) for i, qid in enumerate(chosen)]
     db.session.add(quiz)
     db.session.flush()
     return quiz
+
+
+def stored_filters(filters: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A quiz's filters with each value once: bounded (QuizIn caps each list) and the same
+    for quizzes stored before duplicates were dropped."""
+    return {name: list(dict.fromkeys(values)) for name, values in filters.items()}
 
 
 def _draw(rows, count: int) -> list[int]:

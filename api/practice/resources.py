@@ -16,7 +16,7 @@ from api.platform.db_types import utcnow
 from api.platform.errors import InvalidBody, NotFound
 from api.platform.parsing import existing_id, no_args, parse_args, parse_body
 from api.platform.responses import paged
-from api.practice import attempts, progress, quizzes
+from api.practice import attempts, progress, quizzes, volume
 from api.practice.idempotency import KEY_MAX, Outcome, request_fingerprint, run_once
 from api.practice.schemas import (
     attempt_in_schema,
@@ -51,13 +51,29 @@ def idempotent_reply(action, body) -> tuple:
     key = _idempotency_key()
     # Only a keyed request is ever compared with another: only it needs the hash.
     fingerprint = "" if key is None else request_fingerprint(request.method, request.path, body)
-    outcome = run_once(user_id=user.id, key=key, fingerprint=fingerprint, action=action)
+    outcome = run_once(
+        user_id=user.id,
+        key=key,
+        fingerprint=fingerprint,
+        action=action,
+        lifetime=current_app.config["IDEMPOTENCY_KEY_LIFETIME"],
+    )
     headers = dict(NO_STORE)
     if outcome.location:
         headers["Location"] = outcome.location
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     return outcome.body, outcome.status, headers
+
+
+def _claim(user_id: int, adding: int) -> None:
+    """Today's attempt quota (ATTEMPTS_PER_DAY), checked in the transaction that stores them."""
+    volume.claim_attempts(
+        user_id=user_id,
+        adding=adding,
+        per_day=current_app.config["ATTEMPTS_PER_DAY"],
+        now=utcnow(),
+    )
 
 
 def _reply(attempt, question) -> dict:
@@ -92,6 +108,7 @@ class QuestionAttempts(Resource):
         user = current_user()
 
         def action() -> Outcome:
+            _claim(user.id, 1)
             attempt, question = attempts.record_attempt(
                 user_id=user.id, question_id=question_id, data=data
             )
@@ -109,21 +126,25 @@ class AttemptBatch(Resource):
         data = parse_body(batch_in_schema)
         user = current_user()
         now = utcnow()
-        late = [i for i, a in enumerate(data["attempts"]) if a["answered_at"] > now]
-        if late:
-            raise InvalidBody(
-                "Attempts cannot be answered in the future.",
-                errors={f"attempts.{i}.answered_at": ["In the future."] for i in late},
-            )
+        config = current_app.config
+        items = data["attempts"]
+        volume.check_batch_size(items, max_bytes=config["BATCH_ANSWER_MAX_BYTES"])
+        volume.check_answered_at(
+            items, account_created=user.created_at, now=now, skew=config["ANSWERED_AT_MAX_SKEW"]
+        )
+        # In answer order; a time within the allowed skew ahead of our clock is taken as now.
+        order = sorted(range(len(items)), key=lambda i: items[i]["answered_at"])
 
         def action() -> Outcome:
+            _claim(user.id, len(items))
             replies = []
-            for item in sorted(data["attempts"], key=lambda a: a["answered_at"]):
+            for i in order:
                 attempt, question = attempts.record_attempt(
                     user_id=user.id,
-                    question_id=item["question_id"],
-                    data=item,
-                    answered_at=item["answered_at"],
+                    question_id=items[i]["question_id"],
+                    data=items[i],
+                    answered_at=min(items[i]["answered_at"], now),
+                    answered_at_field=f"attempts.{i}.answered_at",
                 )
                 replies.append(_reply(attempt, question))
             return Outcome(201, {"data": replies})
@@ -212,7 +233,7 @@ class Review(Resource):
 def _quiz_view(quiz) -> dict:
     return {
         "id": quiz.id,
-        "filters": quiz.filters,
+        "filters": quizzes.stored_filters(quiz.filters),
         "created_at": quiz.created_at.isoformat(),
         "finished_at": quiz.finished_at.isoformat() if quiz.finished_at else None,
         "questions": questions_schema.dump([item.question for item in quiz.items]),

@@ -12,6 +12,8 @@ from api.platform.parsing import PageArgs, QueryInteger, SafeString
 from api.practice.models import SELF_RATINGS
 
 ANSWER_MAX = 5000
+# Values one quiz filter (topic, tag, difficulty, type) may list.
+FILTER_VALUES_MAX = 20
 RATING_NAMES = {1: "again", 2: "hard", 3: "good", 4: "easy"}
 
 
@@ -52,23 +54,28 @@ class AttemptListArgs(PageArgs):
 
 
 class QuizIn(Schema):
+    """A quiz's filters are stored with it: each list is bounded (FILTER_VALUES_MAX)."""
+
     count = JsonInteger(load_default=10, validate=validate.Range(min=1, max=50))
     topic = fields.List(
         WholeSlug(validate=validate.Length(max=64)),
         load_default=list,
-        validate=validate.Length(max=20),
+        validate=validate.Length(max=FILTER_VALUES_MAX),
     )
     tag = fields.List(
         WholeSlug(validate=validate.Length(max=64)),
         load_default=list,
-        validate=validate.Length(max=20),
+        validate=validate.Length(max=FILTER_VALUES_MAX),
     )
     difficulty = fields.List(
-        fields.String(validate=validate.OneOf(("easy", "medium", "hard"))), load_default=list
+        fields.String(validate=validate.OneOf(("easy", "medium", "hard"))),
+        load_default=list,
+        validate=validate.Length(max=FILTER_VALUES_MAX),
     )
     type = fields.List(
         fields.String(validate=validate.OneOf(("open", "multiple_choice", "true_false"))),
         load_default=list,
+        validate=validate.Length(max=FILTER_VALUES_MAX),
     )
 
 
@@ -170,9 +177,7 @@ class AttemptSchema(Schema):
 class ReviewItemSchema(Schema):
     kind = fields.String()
     due = fields.AwareDateTime(allow_none=True)
-    question = fields.Nested(
-        QuestionSchema(exclude=ANSWER_FIELDS)
-    )
+    question = fields.Nested(QuestionSchema(exclude=ANSWER_FIELDS))
 
 
 attempt_in_schema = AttemptIn()

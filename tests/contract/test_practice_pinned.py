@@ -3,12 +3,14 @@ stays fixed whatever the random runs draw. The document's own schemas judge the 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import jsonschema_rs
 import pytest
 
 from api.practice.models import Attempt, Quiz
 from tests.support.contract import SPEC
-from tests.support.practice_contract import V1
+from tests.support.practice_contract import V1, new_learner
 
 # --------------------------------------------------------------------------- pinned
 # Where the server and the document disagreed, pinned so it stays fixed whatever the random
@@ -64,8 +66,9 @@ def test_schema_and_server_agree_on_what_is_invalid(
     assert list(response.get_json()["errors"]) == [field]
 
 
-def test_rfc_3339_date_times_may_say_t_and_z_in_lower_case(practice_app, bank, learner):
+def test_rfc_3339_date_times_may_say_t_and_z_in_lower_case(practice_app, bank):
     """Were a 422: RFC 3339 allows `t` and `z`, and so does the document's `date-time`."""
+    learner = new_learner(practice_app, joined=datetime(2024, 1, 1, tzinfo=UTC))
     question = min(bank.questions)
     item = {"question_id": question, "answered_at": ANSWERED_AT.lower(), "self_rating": "good"}
     assert _judged_by("BatchIn").is_valid({"attempts": [item]})

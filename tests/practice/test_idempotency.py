@@ -159,8 +159,8 @@ def test_batch_with_an_unknown_question_stores_nothing(
         ),
         ({"answered_at": "yesterday", "self_rating": "good"}, "attempts.1.answered_at"),
         ({"self_rating": "good"}, "attempts.1.answered_at"),
-        ({"answered_at": "2020-01-01T00:00:00Z"}, "attempts.1._schema"),
-        ({"answered_at": "2020-01-01T00:00:00Z", "choices": [0]}, "choices"),
+        ({"answered_at": past(days=2).isoformat()}, "attempts.1._schema"),
+        ({"answered_at": past(days=2).isoformat(), "choices": [0]}, "choices"),
     ],
 )
 def test_batch_with_one_bad_item_is_422_and_stores_nothing(

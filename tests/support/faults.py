@@ -24,6 +24,7 @@ TIMEOUT = HTTP_TIMEOUT  # seconds per HTTP request: an answer later than this co
 LIMITS = {  # one client address sends everything here
     "RATELIMIT_REGISTRATIONS_PER_ADDRESS": "1000/hour",
     "RATELIMIT_WRITES": "100000/minute",
+    "ATTEMPTS_PER_DAY": "100000",
     "RATELIMIT_LOGIN_FAILURES_PER_ADDRESS": "1000/hour",
     "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT": "1000/hour",
 }

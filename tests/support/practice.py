@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from api.accounts.models import User
 from api.extensions import db
 from tests.support.accounts import login_headers, make_user
 
@@ -53,8 +54,26 @@ WHAT_IS_FLASK_POINTS = [
 FAR_ZONES = ("Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Tokyo")
 
 
+# How long ago a test's learner registered: their offline batches answer within it (an
+# attempt answered before the account existed is refused).
+JOINED = timedelta(days=30)
+
+
+def joined(app, email: str, ago: timedelta = JOINED) -> None:
+    """Date the account's creation `ago` back, as if the learner had registered then."""
+    with app.app_context():
+        db.session.execute(
+            update(User).where(User.email == email).values(created_at=datetime.now(UTC) - ago)
+        )
+        db.session.commit()
+        db.session.remove()
+
+
 def new_learner(app, timezone: str | None = None) -> dict[str, str]:
-    headers = login_headers(app, make_user(app, "learner"))
+    """A learner who registered JOINED ago."""
+    email = make_user(app, "learner")
+    joined(app, email)
+    headers = login_headers(app, email)
     if timezone is not None:
         response = app.test_client().patch(f"{V1}/me", json={"timezone": timezone}, headers=headers)
         assert response.status_code == 200, response.get_json()

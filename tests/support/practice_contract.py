@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemathesis.core.parameters import ParameterLocation
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from api.accounts.models import User
 from api.bank.models import Question, Tag, Topic
 from api.extensions import db
-from api.practice.models import SELF_RATINGS, Attempt, Quiz
+from api.practice.models import SELF_RATINGS, Attempt, Quiz, ReviewState
 from tests.support.accounts import login_headers, make_user
 from tests.support.apps import build_app, seed_bank_into
 from tests.support.contract import fingerprint
@@ -99,6 +99,16 @@ class Bank:
             )
             return sorted(db.session.scalars(newest))
 
+    def answerable_since(self, user_id: int) -> datetime:
+        """The earliest `answered_at` an upload of the learner's may give for any question:
+        not before the account (to the second) nor before their latest review."""
+        with self.app.app_context():
+            joined = db.session.scalar(select(User.created_at).where(User.id == user_id))
+            reviewed = db.session.scalar(
+                select(func.max(ReviewState.last_reviewed_at)).where(ReviewState.user_id == user_id)
+            )
+        return max(joined.replace(microsecond=0), reviewed or joined)
+
     def pick(self, ids: list[int], seed: int) -> int | None:
         return ids[seed % len(ids)] if ids else None
 
@@ -109,10 +119,16 @@ class Learner:
     headers: dict[str, str]
 
 
-def new_learner(app) -> Learner:
+def new_learner(app, *, joined: datetime | None = None) -> Learner:
+    """A new learner; `joined` dates the account's creation back (uploads of attempts
+    answered before it are refused)."""
     email = make_user(app, "learner")
     with app.app_context():
         user_id = db.session.scalar(select(User.id).where(User.email == email))
+        if joined is not None:
+            db.session.execute(update(User).where(User.id == user_id).values(created_at=joined))
+            db.session.commit()
+        db.session.remove()
     return Learner(user_id, login_headers(app, email))
 
 
@@ -197,15 +213,16 @@ def _fit(body: dict, question_id: Any, bank: Bank, user_id: int, seed: int) -> t
     return question_id, body
 
 
-def _past(value: Any, seed: int) -> Any:
-    """A valid `answered_at` that is not in the future and has a UTC equivalent."""
+def _past(value: Any, seed: int, since: datetime) -> Any:
+    """A valid `answered_at`: with a UTC equivalent, not in the future, and not before
+    `since` (the account's creation or the learner's latest review, which are refused)."""
     try:
         when = datetime.fromisoformat(value.upper()).astimezone(UTC)
     except (AttributeError, OverflowError, ValueError):
         when = None
-    if when is None or when > datetime.now(UTC) - timedelta(seconds=1):
-        when = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=seed % 100_000)
-        return when.isoformat()
+    now = datetime.now(UTC)
+    if when is None or not since <= when <= now - timedelta(seconds=1):
+        return (since + (now - since) * (seed % 1000) / 1000).isoformat()
     return value
 
 
@@ -234,9 +251,10 @@ def _aim_batch(case, bank: Bank, learner: Learner, seed: int) -> None:
         return
     items = []
     keep_quizzes = seed % 4 == 0  # most uploads are not in a quiz (random quiz ids are a 404)
+    since = bank.answerable_since(learner.id)
     for i, item in enumerate(body["attempts"]):
         item_seed = fingerprint([seed, i])
-        item = {**item, "answered_at": _past(item["answered_at"], item_seed)}
+        item = {**item, "answered_at": _past(item["answered_at"], item_seed, since)}
         if not keep_quizzes:
             item.pop("quiz_id", None)
         question_id = _question_for(item, bank, item_seed)
