@@ -47,6 +47,9 @@ class Config:
     RESTFUL_JSON = {"indent": None, "ensure_ascii": False}
     MAX_CONTENT_LENGTH = 1024 * 1024
     IMPORT_MAX_BYTES = 8 * 1024 * 1024
+    # Questions one HTTP import may hold (413 beyond): the largest import must finish well
+    # within gunicorn's worker timeout. `flask import-bank` streams files of any size.
+    IMPORT_MAX_ITEMS = 1000
     # New questions the review queue offers per day, counted in the learner's time zone.
     NEW_QUESTIONS_PER_DAY = 10
     # How long after answering a learner may confirm or override an attempt's rating.
@@ -112,7 +115,7 @@ class Config:
         ):
             setattr(self, key, os.environ.get(key) or getattr(self, key))
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL).upper()
-        for key in ("RESPONSE_CACHE_MAX_BYTES", "ID_POOL_MAX_BYTES"):
+        for key in ("RESPONSE_CACHE_MAX_BYTES", "ID_POOL_MAX_BYTES", "IMPORT_MAX_ITEMS"):
             if os.environ.get(key):
                 setattr(self, key, int(os.environ[key]))
         if os.environ.get("ATTEMPT_OVERRIDE_WINDOW_SECONDS"):

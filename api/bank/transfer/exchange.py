@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from api.bank.licence import LICENCE, notice
 from api.bank.models import Topic
 from api.bank.payloads import question_in_schema, questions_in_schema, topic_in_schema
 from api.bank.reading import QuestionFilters, filtered_questions
-from api.bank.transfer.textparse import parse_qa_text
+from api.bank.transfer.textparse import TooManyQuestions, parse_qa_text
 from api.bank.transfer.writing import (
     Upserter,
     WriteReport,
@@ -27,7 +28,7 @@ from api.bank.transfer.writing import (
     upsert_bank,
 )
 from api.extensions import db
-from api.platform.errors import Conflict, InvalidBody
+from api.platform.errors import ApiError, Conflict, InvalidBody
 from api.platform.parsing import load_or_422
 
 CSV_COLUMNS = (
@@ -50,33 +51,54 @@ CSV_COLUMNS = (
 )
 
 
-def import_bank(*, bank: dict[str, Any], dry_run: bool) -> WriteReport:
+class ImportTooManyItems(ApiError):
+    """More questions than one import takes (`IMPORT_MAX_ITEMS`); nothing was written."""
+
+    status = 413
+    slug = "import-too-many-items"
+    title = "Too many items in one import"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Nothing was imported: one import takes at most {limit} questions; "
+            "split the document into several imports.",
+            limit=limit,
+        )
+
+
+def import_bank(*, bank: dict[str, Any], dry_run: bool, on_conflict: str = "fail") -> WriteReport:
     """All or nothing: any invalid question, unknown topic or conflict changes nothing.
 
-    A conflict is a concurrent write that took a slug first: a 409, to retry.
+    Items whose slug the bank has are handled as `on_conflict` says (writing.py); a
+    concurrent write that took a slug first is a plain 409, to retry.
     """
     try:
-        return upsert_bank(bank=bank, dry_run=dry_run, flag_similar=True)
+        return upsert_bank(bank=bank, dry_run=dry_run, flag_similar=True, on_conflict=on_conflict)
     except IntegrityError as exc:  # upsert_bank has rolled back
         raise Conflict(
             "Nothing was imported: another write took one of these slugs first; retry."
         ) from exc
 
 
-def text_bank(*, text: str, document: str) -> dict[str, Any]:
+def text_bank(*, text: str, document: str, max_items: int | None = None) -> dict[str, Any]:
     """A plain-text Q&A document as a bank of validated questions, for `import_bank`.
 
     Each question records its source (document, position): importing the same document
     again finds them and creates nothing twice (api/bank/transfer/writing.py).
-    Raises ParseError for a document that is not Q&A, InvalidBody for invalid items.
+    Raises ParseError for a document that is not Q&A, InvalidBody for invalid items,
+    ImportTooManyItems as soon as the parser finds question `max_items + 1`.
     """
+    try:
+        found = parse_qa_text(text, max_questions=max_items)
+    except TooManyQuestions as exc:
+        raise ImportTooManyItems(exc.limit) from exc
     parsed = [
         {
             "prompt": item.prompt,
             "answer": item.answer,
             "sources": [{"document": document, "position": item.position}],
         }
-        for item in parse_qa_text(text)
+        for item in found
     ]
     questions = load_or_422(
         questions_in_schema, parsed, "Nothing was imported: fix the items named in `errors`."
@@ -104,8 +126,22 @@ def to_json(questions: list[dict[str, Any]], topics: Iterable[Topic]) -> str:
     return json.dumps(bank, ensure_ascii=False, indent=2) + "\n"
 
 
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP, "CSV
+# Injection"): such a cell is written with a leading apostrophe, which they show as text.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text: `'` before a leading formula trigger."""
+    return "'" + cell if cell.startswith(FORMULA_TRIGGERS) else cell
+
+
 def to_csv(questions: list[dict[str, Any]]) -> str:
-    """One row a question; lists as JSON in their cell, topic and tag slugs space-separated."""
+    """One row a question; lists as JSON in their cell, topic and tag slugs space-separated.
+
+    Every cell that starts with a formula trigger (`=`, `+`, `-`, `@`, tab, CR) gets a
+    leading `'` (see FORMULA_TRIGGERS): the export is for reading, never a formula.
+    """
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
@@ -125,37 +161,107 @@ def to_csv(questions: list[dict[str, Any]]) -> str:
         row["note"] = q["note"] or ""
         row["related_group"] = q["related_group"] or ""
         row["original_answer"] = q["original_answer"] or ""
-        writer.writerow(row)
+        writer.writerow({name: neutralised(str(row[name])) for name in CSV_COLUMNS})
     return out.getvalue()
 
 
+# Markdown export. Plain-text fields (prompt, choices, key points, note) are text, never
+# markup: HTML is escaped as entities and every character that could start Markdown
+# syntax is backslash-escaped, so a prompt cannot open a heading, list, link, image, code
+# span or emphasis it does not contain. An answer is Markdown (code fences, lists): it
+# keeps those, but its raw HTML is escaped and it makes no heading, link or image.
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_INLINE_MARKUP = re.compile(r"([\\`*_\[\]!|~#])")
+_BLOCK_START = re.compile(r"[-+=]|[0-9]+[.)]")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
+# A setext heading's underline (also under a list or quote marker).
+_UNDERLINE = re.compile(r"^((?:[ >]*(?:[-+*]|[0-9]+[.)])?\s+)?)(=+|-+)(\s*)$")
+
+
+def md_text(text: str) -> str:
+    """Plain text as Markdown that renders exactly as that text, on one line.
+
+    Whitespace (line breaks too) becomes single spaces; markup characters are
+    backslash-escaped, HTML's are entities, and a leading list or heading marker is
+    escaped too (the text may follow a list item's `- `).
+    """
+    escaped = _INLINE_MARKUP.sub(r"\\\1", " ".join(text.split()))
+    if start := _BLOCK_START.match(escaped):  # `-`, `+`, `=`, `1.`: escape the mark
+        escaped = f"{escaped[: start.end() - 1]}\\{escaped[start.end() - 1 :]}"
+    return "".join(_HTML.get(char, char) for char in escaped)
+
+
+def _md_answer_line(line: str) -> str:
+    """One answer line outside code: HTML, links, images and headings neutralised."""
+    parts, last = [], 0
+    for span in _CODE_SPAN.finditer(line):
+        parts.append(_md_prose(line[last : span.start()]))
+        parts.append(span.group(0))  # code spans render their text as it is
+        last = span.end()
+    parts.append(_md_prose(line[last:]))
+    escaped = "".join(parts)
+    return _UNDERLINE.sub(lambda m: f"{m.group(1)}\\{m.group(2)}{m.group(3)}", escaped)
+
+
+def _md_prose(text: str) -> str:
+    """Prose of an answer: no raw HTML, link, image or ATX heading (`#`) survives."""
+    text = text.replace("\\[", "[").replace("\\]", "]").replace("\\#", "#")
+    for char, escaped in (("&", "&amp;"), ("<", "&lt;"), ("[", "\\["), ("]", "\\]"), ("#", "\\#")):
+        text = text.replace(char, escaped)
+    return text
+
+
+def md_answer(answer: str) -> str:
+    lines, fence = [], ""
+    for line in answer.rstrip().splitlines():
+        opening = _FENCE.match(line)
+        if fence:
+            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence):
+                if not line[opening.end() :].strip():
+                    fence = ""
+            lines.append(line)
+        elif opening:
+            fence = opening.group(1)
+            lines.append(line)
+        else:
+            lines.append(_md_answer_line(line))
+    if fence:
+        lines.append(fence)  # an unclosed fence would swallow the questions after it
+    return "\n".join(lines)
+
+
 def to_markdown(questions: list[dict[str, Any]]) -> str:
+    """A readable document, one `##` section a question; see md_text and md_answer."""
     lines = ["# Question bank", "", f"*{notice()}*", ""]
     for q in questions:
-        lines += [f"## {q['prompt']}", ""]
+        lines += [f"## {md_text(q['prompt'])}", ""]
         meta = [q["difficulty"], q["type"].replace("_", " ")]
         if q["topics"]:
             meta.append("topics: " + ", ".join(q["topics"]))
         if q["tags"]:
             meta.append("tags: " + ", ".join(q["tags"]))
-        lines += ["*" + " · ".join(meta) + "*", ""]
+        lines += ["*" + md_text(" · ".join(meta)) + "*", ""]
         if q["choices"]:
             correct = set(q["correct_choices"] or [])
-            lines += [f"- [{'x' if i in correct else ' '}] {c}" for i, c in enumerate(q["choices"])]
+            lines += [
+                f"- [{'x' if i in correct else ' '}] {md_text(c)}"
+                for i, c in enumerate(q["choices"])
+            ]
             lines.append("")
-        lines += [q["answer"].rstrip(), ""]
+        lines += [md_answer(q["answer"]), ""]
         if q["key_points"]:
             lines += ["**Key points:**", ""]
             for point in q["key_points"]:
-                line = f"- {point['text']}"
+                line = f"- {md_text(point['text'])}"
                 if point["alternatives"]:
-                    line += f" (also: {'; '.join(point['alternatives'])})"
+                    line += f" (also: {md_text('; '.join(point['alternatives']))})"
                 if point["contradictions"]:
-                    line += f" (contradicted by: {'; '.join(point['contradictions'])})"
+                    line += f" (contradicted by: {md_text('; '.join(point['contradictions']))})"
                 lines.append(line)
             lines.append("")
         if q["note"]:
-            lines += [f"> **Editorial note:** {q['note']}", ""]
+            lines += [f"> **Editorial note:** {md_text(q['note'])}", ""]
     return "\n".join(lines)
 
 
@@ -163,7 +269,7 @@ STREAM_BATCH = 500
 
 
 def stream_bank_file(
-    path: Path, *, dry_run: bool = False, batch: int = STREAM_BATCH
+    path: Path, *, dry_run: bool = False, batch: int = STREAM_BATCH, on_conflict: str = "fail"
 ) -> WriteReport:
     """Import a bank file of any size (the export's JSON format), all or nothing.
 
@@ -173,12 +279,15 @@ def stream_bank_file(
     topics, and the set of slugs seen (to refuse a slug given twice), whatever the size
     of the file; the report keeps counts only. One transaction: any invalid item rolls
     everything back. Near-duplicate detection (HTTP imports) is not run: comparing every
-    new prompt with the whole bank does not scale to this use.
+    new prompt with the whole bank does not scale to this use. Items whose slug the bank
+    has are handled as `on_conflict` says; with `fail` the whole file is read, then
+    ImportConflict names them (the first CONFLICTS_LISTED) and nothing is written.
+    No item cap (IMPORT_MAX_ITEMS bounds HTTP imports, which a worker must finish).
     """
     report = WriteReport(keep_slugs=False)
     seen: set[str] = set()
     with all_or_nothing(), path.open("rb") as stream:
-        writer = Upserter(report)
+        writer = Upserter(report, on_conflict=on_conflict)
         try:
             if list(ijson.items(stream, "version")) != [1]:
                 raise InvalidBody(
@@ -211,6 +320,7 @@ def stream_bank_file(
                     chunk = []
             if chunk:
                 writer.questions(chunk)
+            report.raise_conflicts()
         except ijson.JSONError as exc:
             raise InvalidBody(
                 f"Nothing was imported: the file is not valid JSON ({exc}).",
