@@ -734,3 +734,18 @@ def test_the_largest_allowed_import_finishes_within_the_worker_timeout(
     assert question_count(app) == SEED_QUESTIONS + 2 * limit
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.mark.parametrize(("on_conflict", "name"), [("skip", "Routing"), ("update", "Renamed")])
+def test_an_existing_topic_changes_only_with_on_conflict_update(edited, on_conflict, name):
+    app, editor, _ = edited
+    client = app.test_client()
+    bank = {
+        "version": 1,
+        "topics": [{"slug": "routing", "name": "Renamed"}, {"slug": "views", "name": "Views"}],
+        "questions": [{"prompt": "What is a view?", "answer": "A function.", "topics": ["views"]}],
+    }
+    response = client.post(f"{Q}/import?on_conflict={on_conflict}", json=bank, headers=editor)
+    assert response.status_code == 200, response.get_json()
+    assert client.get("/api/v1/topics/routing").get_json()["name"] == name
+    assert client.get("/api/v1/topics/views").get_json()["name"] == "Views"
