@@ -729,6 +729,22 @@ def test_the_largest_allowed_import_finishes_within_the_worker_timeout(
             assert status == 200, (kind, status, report, tail(server.log))
             assert report["created"] == limit
             created += report["items"]["created"]
+        # What once killed the worker: 1 MB of tiny questions, now refused at once.
+        tiny = "".join(f"{n}. What is Flask?\nA framework.\n\n" for n in range(1, 40_001))
+        request = urllib.request.Request(
+            f"{server.base}{Q}/import",
+            data=tiny.encode()[: 1024 * 1024],
+            method="POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            direct_opener.open(request, timeout=300)
+        with refused.value as response:
+            assert response.status == 413
+            assert response.headers["Content-Type"] == "application/problem+json"
+            problem = json.loads(response.read())
+        assert problem["type"] == "urn:qbank:problem:import-too-many-items"
+        assert problem["limit"] == limit
     assert created[:2] == ["what-is-flask-2", "what-is-flask-3"]  # the seed has the first
     assert len(set(created)) == 2 * limit
     assert question_count(app) == SEED_QUESTIONS + 2 * limit
