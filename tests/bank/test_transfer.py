@@ -765,3 +765,27 @@ def test_an_existing_topic_changes_only_with_on_conflict_update(edited, on_confl
     assert response.status_code == 200, response.get_json()
     assert client.get("/api/v1/topics/routing").get_json()["name"] == name
     assert client.get("/api/v1/topics/views").get_json()["name"] == "Views"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "a:`]]x1.a:<xhttp://e!~~~1.`````a:>>=",  # backtick runs of unequal length
+        "```#[```(<<http://e>`>",  # a backtick fence's info string holds no backtick
+        "```>a:`\n\n# <",
+        "!\\```<1.http://e~~~<&~~~`` <x>~~~```-]``([*",  # an escaped backtick opens no span
+        "&```[ x\n#    http://e```<http://e> ```)>",  # a code span across two lines
+        "- item\n\n   ```\n<img src=x onerror=alert(1)>\n   ```",  # the list item ends the fence
+        "   >``\n)(~~~\n      >=",  # a setext underline in a block quote
+        "`<int:id>` <b>bold</b> [link](http://e)\n===",
+    ],
+)
+def test_markdown_answers_gain_no_html_heading_link_or_image(answer):
+    """Cases a fuzzer found where the answer's escaping and CommonMark disagreed about
+    what is code; rendered with markdown-it-py, none may make an element of its own."""
+    from markdown_it import MarkdownIt
+
+    from api.bank.transfer.exchange import md_answer
+
+    html = MarkdownIt("commonmark").render(md_answer(answer))
+    assert not re.search(r"<(a|img|h[1-6]|b|x|xhttp)\b", html), html

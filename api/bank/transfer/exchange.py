@@ -173,10 +173,16 @@ def to_csv(questions: list[dict[str, Any]]) -> str:
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _INLINE_MARKUP = re.compile(r"([\\`*_\[\]!|~#])")
 _BLOCK_START = re.compile(r"[-+=]|[0-9]+[.)]")
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
-_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
+# Where an answer's code is (left as it is: code renders its text) follows CommonMark,
+# and wherever that is not plain, the answer is escaped throughout instead (a `<` in
+# code then shows as `&lt;`, but nothing becomes markup). Fences: up to 3 spaces, and a
+# backtick fence's info string has no backtick. Code spans: kept only when every line
+# outside fences pairs its backtick runs with the very next run of the same length and
+# no backtick is escaped, so that CommonMark pairs them the same way.
+_FENCE = re.compile(r" {0,3}(`{3,}(?=[^`]*$)|~{3,})")
+_TICKS = re.compile(r"`+")
 # A setext heading's underline (also under a list or quote marker).
-_UNDERLINE = re.compile(r"^((?:[ >]*(?:[-+*]|[0-9]+[.)])?\s+)?)(=+|-+)(\s*)$")
+_UNDERLINE = re.compile(r"^([ \t>]*(?:(?:[-+*]|[0-9]+[.)])[ \t]+)*)(=+|-+)(\s*)$")
 
 
 def md_text(text: str) -> str:
@@ -192,43 +198,75 @@ def md_text(text: str) -> str:
     return "".join(_HTML.get(char, char) for char in escaped)
 
 
-def _md_answer_line(line: str) -> str:
-    """One answer line outside code: HTML, links, images and headings neutralised."""
-    parts, last = [], 0
-    for span in _CODE_SPAN.finditer(line):
-        parts.append(_md_prose(line[last : span.start()]))
-        parts.append(span.group(0))  # code spans render their text as it is
-        last = span.end()
-    parts.append(_md_prose(line[last:]))
-    escaped = "".join(parts)
-    return _UNDERLINE.sub(lambda m: f"{m.group(1)}\\{m.group(2)}{m.group(3)}", escaped)
-
-
 def _md_prose(text: str) -> str:
     """Prose of an answer: no raw HTML, link, image or ATX heading (`#`) survives."""
-    text = text.replace("\\[", "[").replace("\\]", "]").replace("\\#", "#")
     for char, escaped in (("&", "&amp;"), ("<", "&lt;"), ("[", "\\["), ("]", "\\]"), ("#", "\\#")):
         text = text.replace(char, escaped)
     return text
 
 
-def md_answer(answer: str) -> str:
-    lines, fence = [], ""
-    for line in answer.rstrip().splitlines():
+def _code_spans(line: str) -> list[tuple[int, int]] | None:
+    """The line's code spans, or None when CommonMark might pair its backticks otherwise."""
+    runs = list(_TICKS.finditer(line))
+    if len(runs) % 2 or any(r.start() and line[r.start() - 1] == "\\" for r in runs):
+        return None
+    pairs = list(zip(runs[::2], runs[1::2], strict=True))
+    if any(len(a.group()) != len(b.group()) for a, b in pairs):
+        return None
+    return [(a.start(), b.end()) for a, b in pairs]
+
+
+def _md_answer_line(line: str, spans: list[tuple[int, int]]) -> str:
+    parts, last = [], 0
+    for start, end in spans:
+        parts += [_md_prose(line[last:start]), line[start:end]]
+        last = end
+    parts.append(_md_prose(line[last:]))
+    escaped = "".join(parts)
+    return _UNDERLINE.sub(lambda m: f"{m.group(1)}\\{m.group(2)}{m.group(3)}", escaped)
+
+
+def _indent(line: str) -> int:
+    expanded = line.expandtabs(4)
+    return len(expanded) - len(expanded.lstrip(" "))
+
+
+def _fenced(lines: list[str]) -> tuple[list[bool], str] | None:
+    """Which lines belong to a fence (delimiters included), and the fence left open if any;
+    None when a fence may end earlier in CommonMark (a line indented less than its
+    opening fence: the list item holding it ends there)."""
+    inside, fence, depth = [], "", 0
+    for line in lines:
         opening = _FENCE.match(line)
         if fence:
+            if line.strip() and _indent(line) < depth:
+                return None
             if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence):
                 if not line[opening.end() :].strip():
                     fence = ""
-            lines.append(line)
+            inside.append(True)
         elif opening:
-            fence = opening.group(1)
-            lines.append(line)
+            fence, depth = opening.group(1), _indent(line)
+            inside.append(True)
         else:
-            lines.append(_md_answer_line(line))
-    if fence:
-        lines.append(fence)  # an unclosed fence would swallow the questions after it
-    return "\n".join(lines)
+            inside.append(False)
+    return inside, fence
+
+
+def md_answer(answer: str) -> str:
+    """An answer's Markdown, its code kept, with no raw HTML, heading, link or image."""
+    lines = answer.rstrip().splitlines()
+    fenced = _fenced(lines)
+    spans = [
+        [] if fenced is None or fenced[0][n] else _code_spans(line) for n, line in enumerate(lines)
+    ]
+    if fenced is None or any(s is None for s in spans):  # not plain: escape it all
+        return "\n".join(_md_answer_line(line, []) for line in lines)
+    inside, left_open = fenced
+    out = [line if inside[n] else _md_answer_line(line, spans[n]) for n, line in enumerate(lines)]
+    if left_open:
+        out.append(left_open)  # else it would swallow the questions after it
+    return "\n".join(out)
 
 
 def to_markdown(questions: list[dict[str, Any]]) -> str:
