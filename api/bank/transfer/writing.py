@@ -99,9 +99,14 @@ class WriteReport:
             return
         listed = ", ".join(f"{c['position']} ({c['slug']})" for c in self.conflicts[:10])
         more = self.conflict_count - min(len(self.conflicts), 10)
+        items = (
+            "1 item names a question"
+            if self.conflict_count == 1
+            else (f"{self.conflict_count} items name questions")
+        )
         raise ImportConflict(
-            f"Nothing was imported: {self.conflict_count} items name questions the bank "
-            f"already has (position and slug: {listed}{f' and {more} more' if more else ''}). "
+            f"Nothing was imported: {items} the bank already has "
+            f"(position and slug: {listed}{f' and {more} more' if more else ''}). "
             "Send on_conflict=update to overwrite them or on_conflict=skip to leave them.",
             conflicts=self.conflicts,
         )
