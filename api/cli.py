@@ -54,21 +54,33 @@ def register(app: Flask) -> None:
         )
         click.echo("topics: " + ", ".join(f"{k} {v}" for k, v in report.topic_counts.items()))
 
+    on_conflict_option = click.option(
+        "--on-conflict",
+        type=click.Choice(["fail", "update", "skip"]),
+        default="fail",
+        show_default=True,
+        help="An item whose slug the bank has: fail (import nothing and list them), "
+        "update (overwrite the question) or skip (leave it).",
+    )
+
     @app.cli.command("import-text")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    def import_text_command(path: Path) -> None:
+    @on_conflict_option
+    def import_text_command(path: Path, on_conflict: str) -> None:
         """Import a plain-text Q&A document (numbered, or question line then paragraphs)."""
         from api.bank.transfer.exchange import import_bank, text_bank
         from api.bank.transfer.textparse import ParseError
-        from api.platform.errors import InvalidBody
+        from api.platform.errors import Conflict, InvalidBody
 
         try:
             bank = text_bank(text=path.read_text(encoding="utf-8"), document=path.name)
-            report = import_bank(bank=bank, dry_run=False)
+            report = import_bank(bank=bank, dry_run=False, on_conflict=on_conflict)
         except ParseError as exc:
             raise click.ClickException(f"{path.name}: {exc}") from exc
         except InvalidBody as exc:
             raise click.ClickException(f"{path.name}: {exc.detail} {exc.errors}") from exc
+        except Conflict as exc:
+            raise click.ClickException(f"{path.name}: {exc.detail}") from exc
         click.echo(
             f"imported {path.name}: " + ", ".join(f"{k} {v}" for k, v in report.as_dict().items())
         )
@@ -76,16 +88,19 @@ def register(app: Flask) -> None:
     @app.cli.command("import-bank")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--dry-run", is_flag=True, help="Validate and report, then roll back.")
-    def import_bank_command(path: Path, dry_run: bool) -> None:
+    @on_conflict_option
+    def import_bank_command(path: Path, dry_run: bool, on_conflict: str) -> None:
         """Import a bank file of any size (export format, JSON), streamed, all or nothing."""
         from api.bank.transfer.exchange import stream_bank_file
-        from api.platform.errors import InvalidBody
+        from api.platform.errors import Conflict, InvalidBody
 
         try:
-            report = stream_bank_file(path, dry_run=dry_run)
+            report = stream_bank_file(path, dry_run=dry_run, on_conflict=on_conflict)
         except InvalidBody as exc:
             where = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.errors or {}).items())
             raise click.ClickException(f"{path.name}: {exc.detail} {where}".strip()) from exc
+        except Conflict as exc:
+            raise click.ClickException(f"{path.name}: {exc.detail}") from exc
         verb = "would import" if dry_run else "imported"
         click.echo(
             f"{verb} {path.name}: " + ", ".join(f"{k} {v}" for k, v in report.as_dict().items())

@@ -48,6 +48,9 @@ class Config:
     RESTFUL_JSON = {"indent": None, "ensure_ascii": False}
     MAX_CONTENT_LENGTH = 1024 * 1024
     IMPORT_MAX_BYTES = 8 * 1024 * 1024
+    # Questions one HTTP import may hold (413 beyond): the largest import must finish well
+    # within gunicorn's worker timeout. `flask import-bank` streams files of any size.
+    IMPORT_MAX_ITEMS = 1000
     # New questions the review queue offers per day, counted in the learner's time zone.
     NEW_QUESTIONS_PER_DAY = 10
     # How long after answering a learner may confirm or override an attempt's rating.
@@ -137,6 +140,7 @@ class Config:
             "ATTEMPTS_PER_DAY",
             "BATCH_ANSWER_MAX_BYTES",
             "PASSWORD_MIN_STRENGTH",
+            "IMPORT_MAX_ITEMS",
         ):
             if os.environ.get(key):
                 setattr(self, key, int(os.environ[key]))

@@ -194,8 +194,13 @@ question_in_schema = QuestionIn()
 topic_in_schema = TopicIn()
 
 
+# What an import does with an item whose slug an existing question has (transfer/writing.py).
+ON_CONFLICT = ("fail", "update", "skip")
+
+
 class ImportArgs(Schema):
     dry_run = fields.Boolean(load_default=False)
+    on_conflict = fields.String(load_default="fail", validate=validate.OneOf(ON_CONFLICT))
     document = SafeString(load_default="import", validate=validate.Length(min=1, max=200))
 
 

@@ -16,6 +16,8 @@ from api.bank.models import Question
 from api.extensions import db
 
 SLUG_MAX = 80
+# A slug with a numeric suffix: its base and the number (`what-is-flask-7`).
+_SUFFIXED = re.compile(r"(.+)-([0-9]{1,18})")
 
 
 def slugify(text: str, *, max_length: int = SLUG_MAX) -> str:
@@ -25,17 +27,19 @@ def slugify(text: str, *, max_length: int = SLUG_MAX) -> str:
 
 
 class SlugAllocator:
-    """Hands out `base`, `base-2`, `base-3`...: the first of those not taken.
+    """Hands out `base`, then `base-N` with N one more than the highest suffix taken.
 
-    Each base remembers the last suffix it gave, so n prompts that read alike cost
-    O(n) in all rather than O(n^2): the search for a free suffix resumes where the
-    previous one stopped. Slugs taken later (explicit slugs of an import) are added
+    Every slug taken is indexed by its base (`what-is-flask-7` under `what-is-flask`), so
+    an allocation is one look-up, never a probe of -2, -3, ... one by one: n prompts
+    that read alike cost O(n) in all, whatever the bank already holds. A suffix freed by
+    a deletion is not reused. Slugs taken later (explicit slugs of an import) are added
     with `take`.
     """
 
     def __init__(self, taken: Iterable[str] = ()) -> None:
-        self.taken: set[str] = set(taken)
-        self._next_suffix: dict[str, int] = {}
+        self.taken: set[str] = set()
+        self._top_suffix: dict[str, int] = {}
+        self.take(taken)
 
     @classmethod
     def for_base(cls, base: str) -> SlugAllocator:
@@ -53,17 +57,21 @@ class SlugAllocator:
         return cls(db.session.scalars(select(Question.slug)))
 
     def take(self, slugs: Iterable[str]) -> None:
-        self.taken.update(slugs)
+        for slug in slugs:
+            self._note(slug)
+
+    def _note(self, slug: str) -> None:
+        self.taken.add(slug)
+        if (suffixed := _SUFFIXED.fullmatch(slug)) is not None:
+            base, number = suffixed.group(1), int(suffixed.group(2))
+            if number > self._top_suffix.get(base, 1):
+                self._top_suffix[base] = number
 
     def allocate(self, base: str) -> str:
         slug = base
         if slug in self.taken:
-            n = self._next_suffix.get(base, 2)
-            while f"{base}-{n}" in self.taken:
-                n += 1
-            slug = f"{base}-{n}"
-            self._next_suffix[base] = n + 1
-        self.taken.add(slug)
+            slug = f"{base}-{self._top_suffix.get(base, 1) + 1}"
+        self._note(slug)
         return slug
 
     def for_prompt(self, prompt: str) -> str:

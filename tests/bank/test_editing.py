@@ -370,3 +370,42 @@ def test_key_points_with_alternatives_and_contradictions(client, editor):
     assert patched.status_code == 200, patched.get_json()
     again = client.get(f"{Q}/{qid}", query_string={"include": "answer"}).get_json()
     assert again["key_points"] == changed
+
+
+# --------------------------------------------------------------------------- slug allocation
+
+
+class _CountingSet(set):
+    """A set that counts membership tests: the allocator's probes."""
+
+    probes = 0
+
+    def __contains__(self, item) -> bool:
+        type(self).probes += 1
+        return super().__contains__(item)
+
+
+def test_slug_allocation_does_not_probe_suffixes_one_by_one():
+    """Was quadratic: a new allocator (one per POST /questions) tried -2, -3, ... in turn,
+    so the n-th question named alike cost n probes."""
+    from api.bank.slugs import SlugAllocator
+
+    taken = ["what-is-flask", *(f"what-is-flask-{n}" for n in range(2, 501))]
+    for n in range(501, 601):
+        allocator = SlugAllocator(taken)
+        allocator.taken = _CountingSet(allocator.taken)
+        _CountingSet.probes = 0
+        taken.append(allocator.allocate("what-is-flask"))
+        assert taken[-1] == f"what-is-flask-{n}"
+        assert _CountingSet.probes <= 2
+    allocator = SlugAllocator(taken)
+    assert [allocator.allocate("what-is-flask") for _ in range(3)] == [
+        "what-is-flask-601",
+        "what-is-flask-602",
+        "what-is-flask-603",
+    ]
+    fresh = SlugAllocator(["a-2", "a-07", "a-x"])
+    assert [fresh.allocate("a") for _ in range(3)] == ["a", "a-8", "a-9"]
+    fresh.take(["a-20"])  # an explicit slug of a later batch
+    assert fresh.allocate("a") == "a-21"
+    assert fresh.allocate("a-21") == "a-21-2"

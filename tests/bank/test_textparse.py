@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from api.bank.transfer.textparse import ParsedQuestion, ParseError, parse_qa_text
+from api.bank.transfer.textparse import (
+    ParsedQuestion,
+    ParseError,
+    TooManyQuestions,
+    parse_qa_text,
+)
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "raw"
 NUMBERED_DOC = SEEDS / "000_becfa4df0abd7808.txt"
@@ -315,3 +320,19 @@ def test_large_generated_numbered_doc() -> None:
     assert parsed[-1].position == count
     assert parsed[-1].prompt == f"Question number {count}?"
     assert parsed[-1].answer == f"Answer {count} has some words in it."
+
+
+@pytest.mark.parametrize(
+    ("document", "line"),
+    [
+        ("".join(f"{n}. Question {n}?\nAnswer {n}.\n\n" for n in range(1, 6)), 10),
+        ("".join(f"Question {n}?\n\nAnswer {n}.\n\n" for n in range(1, 6)), 13),
+    ],
+    ids=["numbered", "paragraphs"],
+)
+def test_max_questions_stops_at_the_first_question_too_many(document, line):
+    with pytest.raises(TooManyQuestions) as raised:
+        parse_qa_text(document, max_questions=3)
+    assert (raised.value.limit, raised.value.line) == (3, line)
+    assert isinstance(raised.value, ParseError)
+    assert len(parse_qa_text(document, max_questions=5)) == 5

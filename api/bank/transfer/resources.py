@@ -22,23 +22,29 @@ class QuestionImport(Resource):
         """Import questions from JSON or plain text, all or nothing (editors)."""
         args = parse_args(import_args)
         request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
+        max_items = current_app.config["IMPORT_MAX_ITEMS"]
         if request.mimetype == "text/plain":
             text = request.get_data(as_text=True)
             try:
-                bank = transfer.text_bank(text=text, document=args["document"])
+                bank = transfer.text_bank(text=text, document=args["document"], max_items=max_items)
             except ParseError as exc:
                 raise InvalidBody(str(exc), errors={"body": [str(exc)]}) from exc
         else:
-            bank = _json_bank()
-        report = transfer.import_bank(bank=bank, dry_run=args["dry_run"])
+            bank = _json_bank(max_items)
+        report = transfer.import_bank(
+            bank=bank, dry_run=args["dry_run"], on_conflict=args["on_conflict"]
+        )
         return {
             "dry_run": args["dry_run"],
+            "on_conflict": args["on_conflict"],
             **report.as_dict(),
             "items": {
                 "created": report.created,
                 "updated": report.updated,
                 "unchanged": report.unchanged,
+                "skipped": report.skipped,
             },
+            "results": report.results,
             "near_duplicates": report.near_duplicates,
         }
 
@@ -47,9 +53,16 @@ def _load_items(schema, data):
     return load_or_422(schema, data, "Nothing was imported: fix the items named in `errors`.")
 
 
-def _json_bank() -> dict:
-    """A JSON array of questions, or a bank object with topics (what export writes)."""
+def _json_bank(max_items: int) -> dict:
+    """A JSON array of questions, or a bank object with topics (what export writes).
+
+    The items are counted before any is validated: an oversized import costs the JSON
+    parse and no more.
+    """
     payload = read_json()
+    items = payload.get("questions") if isinstance(payload, dict) else payload
+    if isinstance(items, list) and len(items) > max_items:
+        raise transfer.ImportTooManyItems(max_items)
     if isinstance(payload, list):
         bank = {"topics": [], "questions": _load_items(questions_in_schema, payload)}
     elif isinstance(payload, dict):

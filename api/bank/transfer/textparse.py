@@ -27,7 +27,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-__all__ = ["ParseError", "ParsedQuestion", "parse_qa_text"]
+__all__ = ["ParseError", "ParsedQuestion", "TooManyQuestions", "parse_qa_text"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,18 @@ class ParseError(ValueError):
         super().__init__(f"line {line}: {message}")
         self.message = message
         self.line = line
+
+
+class TooManyQuestions(ParseError):
+    """The document holds more questions than the caller takes (``max_questions``).
+
+    Raised as soon as question ``limit + 1`` is found, before any answer is rendered,
+    so an oversized upload costs one pass over its lines and no more.
+    """
+
+    def __init__(self, limit: int, *, line: int) -> None:
+        super().__init__(f"more than {limit} questions", line=line)
+        self.limit = limit
 
 
 # Line kinds in the fence mask: ordinary text, a fence delimiter, code inside a fence.
@@ -140,7 +152,7 @@ _CLOSERS = "\"')]}\u2019\u201d"
 _SENTENCE_END = (".", "!", "?", ":", ";", "\u2026")
 
 
-def parse_qa_text(text: str) -> list[ParsedQuestion]:
+def parse_qa_text(text: str, *, max_questions: int | None = None) -> list[ParsedQuestion]:
     """Parse a plain-text Q&A document into questions, in document order.
 
     The layout (numbered or paragraphs) is detected automatically so that
@@ -152,14 +164,15 @@ def parse_qa_text(text: str) -> list[ParsedQuestion]:
         ParseError: the text is empty, holds no questions, has a question
             without an answer, has an unclosed code fence, or (numbered
             layout) repeats or decreases a question number.
+        TooManyQuestions: (a ParseError) it holds more than ``max_questions``.
     """
     lines = _split_lines(text)
     start, end = _unwrap_fence(lines)
     mask = _fence_mask(lines, start, end)
 
-    found = _find_numbered(lines, mask, start, end)
+    found = _find_numbered(lines, mask, start, end, max_questions)
     if not found:
-        found = _find_paragraph_questions(lines, mask, start, end)
+        found = _find_paragraph_questions(lines, mask, start, end, max_questions)
     if not found:
         raise ParseError("no questions found", line=start + 1)
 
@@ -253,8 +266,13 @@ def _fence_mask(lines: list[str], start: int, end: int) -> bytearray:
     return mask
 
 
+def _check_count(found: list, limit: int | None, index: int) -> None:
+    if limit is not None and len(found) >= limit:
+        raise TooManyQuestions(limit, line=index + 1)
+
+
 def _find_numbered(
-    lines: list[str], mask: bytearray, start: int, end: int
+    lines: list[str], mask: bytearray, start: int, end: int, limit: int | None = None
 ) -> list[tuple[int, str, int]]:
     """Find ``"N. question"`` lines as (number, prompt, line index).
 
@@ -290,12 +308,13 @@ def _find_numbered(
                 line=i + 1,
             )
         first_seen[number] = i
+        _check_count(found, limit, i)
         found.append((number, prompt.strip(), i))
     return found
 
 
 def _find_paragraph_questions(
-    lines: list[str], mask: bytearray, start: int, end: int
+    lines: list[str], mask: bytearray, start: int, end: int, limit: int | None = None
 ) -> list[tuple[int, str, int]]:
     """Find one-line question paragraphs as (ordinal, prompt, line index)."""
     found: list[tuple[int, str, int]] = []
@@ -306,6 +325,7 @@ def _find_paragraph_questions(
         starts_paragraph = i == start or not lines[i - 1] or mask[i - 1] == _DELIM
         ends_paragraph = i + 1 >= end or not lines[i + 1] or mask[i + 1] == _DELIM
         if starts_paragraph and ends_paragraph and _looks_like_question(line):
+            _check_count(found, limit, i)
             found.append((len(found) + 1, line.strip(), i))
     return found
 
