@@ -75,9 +75,7 @@ def upsert_bank(
     """
     report = WriteReport()
     with all_or_nothing():
-        writer = Upserter(
-            report, similar=SimilarPrompts.from_database() if flag_similar else None
-        )
+        writer = Upserter(report, similar=SimilarPrompts.from_database() if flag_similar else None)
         writer.topics(bank["topics"])
         writer.questions(bank["questions"])
         commit_unless_dry_run(dry_run)
