@@ -22,14 +22,22 @@ from api.platform import db_events, errors, http_cache, logs, parsing
 from api.practice import models as practice_models  # noqa: F401  (tables on the metadata)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Every response header of the contract a script may need (tests/accounts/test_cors.py
+# checks this list against openapi.yaml); the CORS-safelisted ones are readable anyway.
 CORS_EXPOSE_HEADERS = [
+    "Allow",
+    "Content-Disposition",
     "ETag",
+    "Idempotent-Replayed",
     "Link",
-    "X-Total-Count",
+    "Location",
     "Retry-After",
+    "WWW-Authenticate",
     "X-RateLimit-Limit",
     "X-RateLimit-Remaining",
     "X-RateLimit-Reset",
+    "X-Request-ID",
+    "X-Total-Count",
 ]
 CORS_ALLOW_HEADERS = [
     "Authorization",
@@ -37,7 +45,10 @@ CORS_ALLOW_HEADERS = [
     "If-Match",
     "If-None-Match",
     "Idempotency-Key",
+    "X-Request-ID",
 ]
+# What browsers may call across origins: the API, its contract and its problem types.
+CORS_PATHS = r"/(api/.*|openapi\.yaml|problems(/.*)?)$"
 
 
 class AsciiIntegerConverter(IntegerConverter):
@@ -101,7 +112,7 @@ def register_extensions(app: Flask) -> None:
     origins = app.config["CORS_ORIGINS"]
     cors.init_app(
         app,
-        resources={r"/api/*": {"origins": origins}},
+        resources={CORS_PATHS: {"origins": origins}},
         expose_headers=CORS_EXPOSE_HEADERS,
         allow_headers=CORS_ALLOW_HEADERS,
         # Bearer tokens need no cookies; credentials only ever for a list of exact origins.

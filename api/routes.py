@@ -1,6 +1,8 @@
 """The route table: read it side by side with openapi.yaml."""
 
+from api.accounts import problems as account_problems  # noqa: F401  (registers its types)
 from api.accounts.resources import Login, Logout, Me, Refresh, Register, UserItem, UserList
+from api.bank import problems as bank_problems  # noqa: F401
 from api.bank.resources import (
     DeletionList,
     QuestionItem,
@@ -14,7 +16,16 @@ from api.bank.resources import (
     TopicList,
 )
 from api.bank.transfer.resources import QuestionExport, QuestionImport
-from api.platform.operations import Docs, DocsAsset, Health, OpenApiSpec, Ready
+from api.platform.operations import (
+    Docs,
+    DocsAsset,
+    Health,
+    OpenApiSpec,
+    ProblemItem,
+    ProblemList,
+    Ready,
+)
+from api.practice import problems as practice_problems  # noqa: F401
 from api.practice.resources import (
     AttemptBatch,
     AttemptItem,
@@ -67,3 +78,5 @@ def register_routes(api) -> None:
     api.add_resource(OpenApiSpec, "/openapi.yaml")
     api.add_resource(Docs, "/docs")
     api.add_resource(DocsAsset, "/docs/assets/<string:filename>")
+    api.add_resource(ProblemList, "/problems")
+    api.add_resource(ProblemItem, "/problems/<string:slug>")

@@ -35,7 +35,6 @@ QUESTION_FIELDS = (
 )
 
 
-
 def resolve_tags(slugs: list[str], cache: dict[str, Tag]) -> list[Tag]:
     missing = [s for s in slugs if s not in cache]
     if missing:

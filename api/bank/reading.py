@@ -28,6 +28,8 @@ SORTS = {
     "updated_at": (Question.updated_at, Question.id),
     "difficulty": (Question.difficulty, Question.id),
 }
+
+
 # Below this many matches random sampling reads every matching id: exact and still cheap.
 @dataclass(frozen=True)
 class QuestionFilters:
@@ -222,9 +224,7 @@ def matching_ids(filters: QuestionFilters) -> Select:
     return stmt
 
 
-def deletions(
-    *, since, kind: str | None, page: int, per_page: int
-) -> tuple[list[Tombstone], int]:
+def deletions(*, since, kind: str | None, page: int, per_page: int) -> tuple[list[Tombstone], int]:
     """Tombstones of deletions at or after `since`, oldest first (a sync feed)."""
     stmt = select(Tombstone)
     if since is not None:

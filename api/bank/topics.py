@@ -48,8 +48,6 @@ def get_topic(slug: str) -> tuple[Topic, dict[str, int]]:
     return topic, by_difficulty
 
 
-
-
 def list_tags(*, sort: str, page: int, per_page: int) -> tuple[list[tuple[Tag, int]], int]:
     """One page of tags; sorted by slug only the tags on the page have their links counted."""
     total = db.session.scalar(select(func.count(Tag.id)))

@@ -12,6 +12,8 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from api.platform import problems
+
 PROBLEM_MIME = "application/problem+json"
 # Characters RFC 3986 allows unescaped in a path (pchar and "/").
 PATH_SAFE = "/!$&'()*+,;=:@-._~"
@@ -153,7 +155,7 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def problem_type(slug: str) -> str:
-    return f"urn:qbank:problem:{slug}"
+    return problems.type_uri(slug)
 
 
 def problem_response(
@@ -166,8 +168,9 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
+    slug = slug or problems.slug_for_status(status)
     body: dict[str, Any] = {
-        "type": problem_type(slug) if slug else "about:blank",
+        "type": problem_type(slug),
         "title": title or HTTPStatus(status).phrase,
         "status": status,
     }

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from api.extensions import db
 from api.platform.errors import DatabaseUnavailable, NotFound
+from api.platform.problems import CATALOGUE
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
 DOCS_ASSETS = Path(swagger_ui.__file__).resolve().parent / "static"
@@ -117,3 +118,19 @@ def _asset(filename: str) -> bytes:
 
 def _mimetype(filename: str) -> str:
     return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+class ProblemList(Resource):
+    def get(self):
+        """The catalogue of problem types: every `type` an error of this API can carry."""
+        body = {"data": [CATALOGUE[slug].as_json() for slug in sorted(CATALOGUE)]}
+        return body, 200, {"Cache-Control": "public, max-age=3600"}
+
+
+class ProblemItem(Resource):
+    def get(self, slug: str):
+        """One problem type: what it means and what a client should do (its `type` URI)."""
+        entry = CATALOGUE.get(slug)
+        if entry is None:
+            raise NotFound(f"There is no problem type '{slug}'; GET /problems lists them.")
+        return entry.as_json(), 200, {"Cache-Control": "public, max-age=3600"}

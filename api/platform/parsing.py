@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -99,13 +100,20 @@ class NoArgs(Schema):
 no_args = NoArgs()
 
 
+def _per_page_cap(value: int) -> None:
+    cap = current_app.config["PER_PAGE_MAX"]
+    if value > cap:
+        raise ValidationError(f"Must be at most {cap}.")
+
+
 class PageArgs(Schema):
     page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = QueryInteger(load_default=None, validate=validate.Range(min=1))
+    per_page = QueryInteger(load_default=None, validate=[validate.Range(min=1), _per_page_cap])
 
 
-def collect_args(schema: Schema) -> dict[str, Any]:
-    """Turn request.args into a dict: list fields take repeats and comma-separated values."""
+def collect_args(schema: Schema) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """request.args as a dict (list fields take repeats and comma-separated values), and
+    what is wrong with their shape (an empty list value, a scalar given twice)."""
     data: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for key in request.args:
@@ -121,31 +129,42 @@ def collect_args(schema: Schema) -> dict[str, Any]:
             errors[key] = ["Give this parameter once."]
         else:
             data[key] = values[0]
-    if errors:
-        raise InvalidQuery("Fix the parameters named in `errors`.", errors=errors)
-    return data
+    return data, errors
+
+
+QUOTED_MAX = 40  # characters of a bad value quoted back in an error message
+
+
+def quoted(value: Any) -> str:
+    """A bad value as an error message names it: JSON-quoted, control characters escaped,
+    cut short (the message helps find the value, it does not echo the request)."""
+    text = str(value)
+    if len(text) > QUOTED_MAX:
+        text = text[: QUOTED_MAX - 1] + "\u2026"
+    return json.dumps(text, ensure_ascii=True).replace("\\u2026", "\u2026")
 
 
 def parse_args(schema: Schema) -> dict[str, Any]:
-    """Validate the query string with `schema`; a failure is a 400 naming each parameter."""
+    """Validate the query string with `schema`. Every invalid parameter is reported at
+    once (a 400 whose `errors` names each), each message naming the value it refuses."""
+    data, errors = collect_args(schema)
+    args: dict[str, Any] = {}
     try:
-        args = schema.load(collect_args(schema))
+        args = schema.load({k: v for k, v in data.items() if k not in errors})
     except ValidationError as exc:
-        errors: dict[str, list[str]] = {}
         for path, texts in flatten_messages(exc.normalized_messages()).items():
             # A query parameter is one field, even when it carries a list of values.
             name, _, item = path.partition(".")
-            errors.setdefault(name, []).extend(f"Value {item}: {t}" if item else t for t in texts)
-        raise InvalidQuery("Fix the parameters named in `errors`.", errors=errors) from exc
-    if "per_page" in schema.fields:
-        cap = current_app.config["PER_PAGE_MAX"]
-        if args.get("per_page") is None:
-            args["per_page"] = current_app.config["PER_PAGE_DEFAULT"]
-        elif args["per_page"] > cap:
-            raise InvalidQuery(
-                "Fix the parameters named in `errors`.",
-                errors={"per_page": [f"Must be at most {cap}."]},
-            )
+            given = data.get(name)
+            if isinstance(given, list) and item.isdigit() and int(item) < len(given):
+                given = given[int(item)]
+            known = name in schema.fields  # an unknown parameter's value says nothing
+            prefix = f"{quoted(given)}: " if known and isinstance(given, str) else ""
+            errors.setdefault(name, []).extend(prefix + text for text in texts)
+    if errors:
+        raise InvalidQuery("Fix the parameters named in `errors`.", errors=errors)
+    if "per_page" in schema.fields and args.get("per_page") is None:
+        args["per_page"] = current_app.config["PER_PAGE_DEFAULT"]
     return args
 
 

@@ -16,6 +16,8 @@ from http import HTTPStatus
 
 from gunicorn.workers.sync import SyncWorker
 
+from api.platform.problems import type_uri
+
 PROBLEM_MIME = "application/problem+json"
 
 # The problem types of what gunicorn refuses (documented in openapi.yaml's components).
@@ -25,7 +27,8 @@ _SLUGS = {
     414: "uri-too-long",
     417: "expectation-failed",
     431: "header-fields-too-large",
-    501: "unsupported-transfer-coding",
+    500: "internal-error",
+    501: "not-implemented",
 }
 _DETAILS = {
     400: "The request could not be parsed as HTTP/1.1 (request line, a header or the chunked "
@@ -45,9 +48,9 @@ _STATUS_LINE = re.compile(rb"^HTTP/1\.[01] (\d{3}) ")
 
 def problem_bytes(status: int) -> bytes:
     """A complete HTTP/1.1 response for `status`: a fixed problem document, nothing reflected."""
-    slug = _SLUGS.get(status)
+    slug = _SLUGS.get(status, "internal-error")
     body = {
-        "type": f"urn:qbank:problem:{slug}" if slug else "about:blank",
+        "type": type_uri(slug),
         "title": _TITLES.get(status, HTTPStatus(status).phrase),
         "status": status,
         "detail": _DETAILS.get(status, _DETAILS[500]),

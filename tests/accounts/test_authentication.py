@@ -104,7 +104,7 @@ def test_every_auth_failure_is_401_problem_with_challenge(
     method, path, headers = token_cases[case]
     response = getattr(any_app.test_client(), method)(path, headers=headers)
     body = assert_problem(response, 401)
-    assert body["type"] == f"urn:qbank:problem:{EXPECTED_TYPE.get(case, 'invalid-token')}"
+    assert body["type"] == f"/problems/{EXPECTED_TYPE.get(case, 'invalid-token')}"
     assert body["detail"]
     challenge = response.headers["WWW-Authenticate"]
     assert challenge.startswith('Bearer realm="qbank"')

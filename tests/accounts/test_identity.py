@@ -233,7 +233,7 @@ def test_delete_me_with_a_wrong_password_changes_nothing(identity_app, any_app):
     practise(identity_app, tokens["access_token"])
     before = practice_rows(identity_app, tokens["user"]["id"])
     body = assert_problem(delete_me(client, tokens["access_token"], "not the password"), 403)
-    assert body["type"] == "urn:qbank:problem:password-incorrect"
+    assert body["type"] == "/problems/password-incorrect"
     assert body["errors"] == {"current_password": ["Incorrect password."]}
     assert practice_rows(identity_app, tokens["user"]["id"]) == before
     assert client.get(f"{V1}/me", headers=bearer(tokens["access_token"])).status_code == 200
@@ -340,7 +340,7 @@ def test_deactivate_refuses_tokens_and_logins_and_keeps_data(identity_app, clien
     assert_token_refused(client, tokens["refresh_token"], refresh=True)
     right = {"email": email, "password": DEFAULT_PASSWORD}
     refused = assert_problem(client.post(f"{V1}/auth/login", json=right), 403)
-    assert refused["type"] == "urn:qbank:problem:account-deactivated"
+    assert refused["type"] == "/problems/account-deactivated"
     wrong = client.post(f"{V1}/auth/login", json={"email": email, "password": "not it"})
     assert assert_problem(wrong, 401, "unauthorized")["detail"] == (
         "The email or password is incorrect."

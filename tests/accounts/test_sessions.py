@@ -100,9 +100,9 @@ def test_logout_with_either_token_kills_both(client, kind, assert_problem):
     assert response.data == b""
     for token in (tokens["access_token"], refreshed):
         body = assert_problem(client.get("/api/v1/me", headers=bearer(token)), 401)
-        assert body["type"] == "urn:qbank:problem:token-revoked"
+        assert body["type"] == "/problems/token-revoked"
     refresh = client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"]))
-    assert assert_problem(refresh, 401)["type"] == "urn:qbank:problem:token-revoked"
+    assert assert_problem(refresh, 401)["type"] == "/problems/token-revoked"
 
 
 def test_logout_leaves_other_sessions_alone(client):
@@ -161,7 +161,7 @@ def test_logout_with_redis_revokes_through_redis(redis_app, redis, assert_proble
         ("post", "/api/v1/auth/refresh", tokens["refresh_token"]),
     ):
         response = getattr(client, method)(path, headers=bearer(token))
-        assert assert_problem(response, 401)["type"] == "urn:qbank:problem:token-revoked"
+        assert assert_problem(response, 401)["type"] == "/problems/token-revoked"
 
 
 def test_reuse_with_redis_revokes_through_redis(redis_app, redis, assert_problem):
@@ -182,7 +182,7 @@ def test_redis_down_fails_closed_with_503(redis_app, redis, assert_problem):
     try:
         response = client.get("/api/v1/me", headers=headers)
         body = assert_problem(response, 503)
-        assert body["type"] == "urn:qbank:problem:revocation-store-unavailable"
+        assert body["type"] == "/problems/revocation-store-unavailable"
         assert int(response.headers["Retry-After"]) >= 1
         assert_problem(client.post("/api/v1/auth/logout", headers=headers), 503)
     finally:

@@ -743,7 +743,7 @@ def test_the_largest_allowed_import_finishes_within_the_worker_timeout(
             assert response.status == 413
             assert response.headers["Content-Type"] == "application/problem+json"
             problem = json.loads(response.read())
-        assert problem["type"] == "urn:qbank:problem:import-too-many-items"
+        assert problem["type"] == "/problems/import-too-many-items"
         assert problem["limit"] == limit
     assert created[:2] == ["what-is-flask-2", "what-is-flask-3"]  # the seed has the first
     assert len(set(created)) == 2 * limit

@@ -156,7 +156,7 @@ def app_under_test(request, backend):
 
 # How guessable a password is cannot be said in JSON Schema (zxcvbn judges it): a
 # schema-valid password may be refused as weak, with this problem type and only it.
-WEAK_PASSWORD = "urn:qbank:problem:weak-password"
+WEAK_PASSWORD = "/problems/weak-password"
 SETS_A_PASSWORD = {"POST /api/v1/auth/register", "PATCH /api/v1/me"}
 
 

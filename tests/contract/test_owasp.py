@@ -238,7 +238,7 @@ def test_api2_guessable_passwords_are_refused(client):
         response = client.post("/api/v1/auth/register", json={"email": email, "password": password})
         assert response.status_code == 422, password
         body = response.get_json()
-        assert body["type"] == "urn:qbank:problem:weak-password"
+        assert body["type"] == "/problems/weak-password"
         assert body["errors"]["password"] == [body["detail"]]
     login = client.post("/api/v1/auth/login", json={"email": email, "password": "password1234"})
     assert login.status_code == 401
@@ -512,7 +512,7 @@ def _assert_server_problem(reply, status: int, slug: str) -> None:
     assert reply.headers["content-type"] == PROBLEM
     body = reply.json()
     assert body["status"] == status
-    assert body["type"] == f"urn:qbank:problem:{slug}"
+    assert body["type"] == f"/problems/{slug}"
     assert body["title"] and body["detail"]
     assert b"zq" not in reply.body and b"script" not in reply.body  # nothing reflected
     assert reply.headers["x-content-type-options"] == "nosniff"
@@ -569,7 +569,7 @@ def test_api4_a_long_query_that_fits_is_validated_by_the_app(served):
     reply = raw_exchange(served, _get(f"/api/v1/questions/random?exclude={ids}"))
     assert reply.status == 400
     body = reply.json()
-    assert body["type"] == "urn:qbank:problem:invalid-query"
+    assert body["type"] == "/problems/invalid-query"
     assert "exclude" in body["errors"]
 
 

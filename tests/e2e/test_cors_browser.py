@@ -33,7 +33,8 @@ PAGE = """<!doctype html>
 <title>qbank CORS probe</title>
 <pre id="result">running</pre>
 <script>
-const HEADERS = ["etag", "link", "x-total-count", "content-type", "x-content-type-options"];
+const HEADERS = ["etag", "link", "x-total-count", "content-type", "x-content-type-options",
+                 "location", "x-request-id"];
 
 async function call(url, init) {
   try {
@@ -206,6 +207,8 @@ def test_allowed_origin_logs_in_reads_and_writes(stack):
     assert create["status"] == 201
     assert create["body"]["slug"] == "cors-browser"
     assert create["headers"]["etag"]
+    assert create["headers"]["location"] == "/api/v1/topics/cors-browser"  # exposed
+    assert create["headers"]["x-request-id"]
 
     # The write is there for everyone, seen from Python with no browser in between.
     status, response_headers, topic = http("GET", f"{base}/api/v1/topics/cors-browser")

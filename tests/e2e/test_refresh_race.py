@@ -18,7 +18,7 @@ WORKERS = 3
 RACERS = 4  # the same refresh token, sent this many times at once
 ROUNDS = 6  # one new session per round
 REQUEST_TIMEOUT = 30  # seconds, per HTTP request
-REFUSED = {"urn:qbank:problem:refresh-token-reused", "urn:qbank:problem:token-revoked"}
+REFUSED = {"/problems/refresh-token-reused", "/problems/token-revoked"}
 LIMITS = {"RATELIMIT_WRITES": "100000/minute"}
 
 

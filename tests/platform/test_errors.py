@@ -85,3 +85,18 @@ def test_oversized_body_is_413(seeded_url, assert_problem):
 
     response = app.test_client().post("/echo", data=b"x" * 100)
     assert_problem(response, 413)
+
+
+def test_every_invalid_query_parameter_is_named_with_its_value(client, assert_problem):
+    """One request, every mistake: each parameter named, each refused value quoted (JSON,
+    cut at 40 characters), so a caller fixes them all in one go."""
+    response = client.get(
+        "/api/v1/questions?difficulty=easy,impossible&per_page=1000&sort=zz&foo=1&type=" + "x" * 100
+    )
+    errors = assert_problem(response, 400, "invalid-query")["errors"]
+    assert set(errors) == {"difficulty", "per_page", "sort", "foo", "type"}
+    assert errors["difficulty"] == ['"impossible": Must be one of: easy, medium, hard.']
+    assert errors["per_page"] == ['"1000": Must be at most 100.']
+    assert errors["sort"][0].startswith('"zz": Must be one of:')
+    assert errors["foo"] == ["Unknown field."]
+    assert errors["type"][0].startswith('"' + "x" * 39 + '\u2026": ')

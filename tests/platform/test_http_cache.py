@@ -141,7 +141,7 @@ def test_preconditions_on_reads_follow_rfc_9110(cached, uncached, origin):
                 assert response.status_code == status, (url, headers)
                 if status == 412:
                     assert response.mimetype == "application/problem+json"
-                    assert response.json["type"] == "urn:qbank:problem:precondition-failed"
+                    assert response.json["type"] == "/problems/precondition-failed"
                 if status == 304:
                     assert response.get_data() == b"" and response.headers["ETag"] == etag
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import api.routes  # noqa: F401  (every domain's problem types registered)
+from api.platform.problems import CATALOGUE, TYPE_PREFIX
+
 PROBLEM = "application/problem+json"
 
 
@@ -13,6 +16,7 @@ def check_problem(response, status: int, slug: str | None = None) -> dict:
     body = response.get_json(force=True)
     assert body["status"] == status
     assert body["title"] and body["type"]
+    assert body["type"].removeprefix(TYPE_PREFIX) in CATALOGUE, body["type"]
     if slug is not None:
-        assert body["type"] == f"urn:qbank:problem:{slug}", body["type"]
+        assert body["type"] == f"/problems/{slug}", body["type"]
     return body

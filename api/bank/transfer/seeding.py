@@ -149,9 +149,7 @@ class _Seeder:
             if slug in self.topics:
                 topics.append(self.topics[slug])
             elif ("topic", slug) not in self.records:
-                raise InvalidBody(
-                    "Unknown topics.", errors={"topics": [f"No topic '{slug}'."]}
-                )
+                raise InvalidBody("Unknown topics.", errors={"topics": [f"No topic '{slug}'."]})
         return topics
 
     def _apply(self, question: Question, data: dict[str, Any]) -> bool:

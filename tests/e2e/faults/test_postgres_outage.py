@@ -103,8 +103,8 @@ def test_postgres_outage_is_503_and_the_same_workers_recover(pg, template, tmp_p
         ready = [r for r in during if r.path == "readyz"]
         assert ready and all(r.body["title"] == "Service Unavailable" for r in ready)
         assert {r.body["type"] for r in during if r.path != "readyz"} <= {
-            "urn:qbank:problem:database-unavailable",  # the query failed
-            "urn:qbank:problem:revocation-store-unavailable",  # the token check came first
+            "/problems/database-unavailable",  # the query failed
+            "/problems/revocation-store-unavailable",  # the token check came first
         }
         before = [r for r in replies if r.ended <= stopping]
         assert before and all(200 <= r.status < 300 for r in before)
@@ -149,4 +149,4 @@ def test_a_database_that_never_answers_is_a_503_not_a_hang(tmp_path):
             assert len(replies) == 2 and all(r.is_problem_503 for r in replies), [
                 r.brief() for r in replies
             ]
-            assert {r.body["type"] for r in replies} == {"urn:qbank:problem:database-unavailable"}
+            assert {r.body["type"] for r in replies} == {"/problems/database-unavailable"}

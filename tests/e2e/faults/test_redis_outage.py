@@ -89,7 +89,7 @@ def test_redis_outage_fails_open_for_limits_and_closed_for_revocation(pg, templa
                 ]
                 assert all(r.is_problem_503 for r in refused), [r.brief() for r in refused]
                 assert {r.body["type"] for r in refused} == {
-                    "urn:qbank:problem:revocation-store-unavailable"
+                    "/problems/revocation-store-unavailable"
                 }
             finally:
                 redis.start()

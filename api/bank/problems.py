@@ -1,0 +1,20 @@
+"""The problem types of the bank's imports (see api/platform/problems.py)."""
+
+from api.platform.problems import register
+
+register(
+    "import-too-many-items",
+    413,
+    "Import has too many items",
+    "The import holds more questions than `IMPORT_MAX_ITEMS`; nothing was written.",
+    "Split the file into several imports.",
+)
+register(
+    "import-conflict",
+    409,
+    "Import conflicts with existing questions",
+    "Items of the import have the slug of a question that already exists, and the import "
+    "was not told what to do with them (`on_conflict=fail`, the default); nothing was "
+    "written. The problem lists the conflicting items.",
+    "Send again with `on_conflict=update` to update them or `on_conflict=skip` to leave them.",
+)
