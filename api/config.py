@@ -75,8 +75,9 @@ class Config:
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
     # argon2-cffi PasswordHasher keyword arguments; None: the library's (RFC 9106) defaults.
     PASSWORD_HASH_PARAMS: dict | None = None
-    # Rate limits (api/platform/ratelimit.py), in Flask-Limiter's notation; storage is
-    # REDIS_URL or memory.
+    # Rate limits (api/platform/ratelimit.py), in Flask-Limiter's notation. Their storage
+    # (RATELIMIT_STORAGE_URI) is REDIS_URL when set, else a SQLite file in the instance
+    # directory that every worker of the machine shares (api/platform/ratelimit_sqlite.py).
     RATELIMIT_LOGIN_FAILURES_PER_ADDRESS = "20/minute"
     RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = "5/minute"
     RATELIMIT_REGISTRATIONS_PER_ADDRESS = "10/hour"
@@ -103,6 +104,11 @@ class Config:
         origins = os.environ.get("CORS_ORIGINS", "")
         self.CORS_ORIGINS = [o.strip() for o in origins.split(",") if o.strip()]
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        self.RATELIMIT_STORAGE_URI = (
+            os.environ.get("RATELIMIT_STORAGE_URI")
+            or self.REDIS_URL
+            or f"sqlite:///{INSTANCE_DIR / 'ratelimits.sqlite3'}"
+        )
         for key in (
             "RATELIMIT_LOGIN_FAILURES_PER_ADDRESS",
             "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT",

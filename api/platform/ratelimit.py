@@ -12,17 +12,20 @@ Which limits (values are config keys, see config.py; tests lower them):
 A breach is a 429 problem+json (errors.py handles it as any HTTPException) carrying
 ``Retry-After`` and the ``X-RateLimit-*`` headers, which every limited response carries.
 
-Storage is ``REDIS_URL`` when set, so every worker and container shares the counts, and
-``memory://`` otherwise (per process: right for a laptop).
+Storage is ``RATELIMIT_STORAGE_URI``: by default ``REDIS_URL`` when set, so every worker
+and container shares the counts, and otherwise a SQLite file in the instance directory
+(ratelimit_sqlite.py), so that every worker of one machine shares them: a limit means the
+same whichever worker answers. Only in-process test apps (TestConfig) count in
+``memory://``, a fresh counter per app.
 
-When Redis is down, rate limiting fails open. The limiter logs the warning "Rate limit
-storage unreachable - falling back to in-memory storage" and goes on counting the same
-limits in process memory, so requests are still served and still limited, per worker
-instead of across workers; it pings Redis again with a growing back-off and switches back
-when it answers. Token revocation makes the opposite choice and fails closed
-(api/accounts/sessions.py): a request whose token cannot be checked is a 503, because
-accepting a logged-out token is a breach, while a few extra attempts per worker for the
-length of an outage is not.
+When Redis (or the SQLite file) is down, rate limiting fails open. The limiter logs the
+warning "Rate limit storage unreachable - falling back to in-memory storage" and goes on
+counting the same limits in process memory, so requests are still served and still
+limited, per worker instead of across workers; it checks the storage again with a growing
+back-off and switches back when it answers. Token revocation makes the opposite choice
+and fails closed (api/accounts/sessions.py): a request whose token cannot be checked is a
+503, because accepting a logged-out token is a breach, while a few extra attempts per
+worker for the length of an outage is not.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from flask import Flask, current_app, has_app_context, request
 from flask.wrappers import Response
 from flask_jwt_extended import decode_token
 from flask_limiter import ApplicationLimit, Limiter
+
+# Defining the class is what makes `limits` resolve sqlite:// URIs to it.
+from api.platform.ratelimit_sqlite import SQLiteStorage  # noqa: F401
 
 STATE_KEY = "qbank.limiter"
 WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
@@ -88,6 +94,7 @@ class AppLimiter(Limiter):
         return self.__dict__.setdefault("_unbound", {})
 
     def init_app(self, app: Flask) -> None:
+        # Config() always names a shared storage; TestConfig leaves it to REDIS_URL or memory.
         app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
         if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://", "unix://")):
             # Fail over quickly rather than hold a worker while Redis does not answer.

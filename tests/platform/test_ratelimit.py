@@ -1,7 +1,8 @@
 """Rate limits: failed logins per address and per account, registrations, writes; 429 problems.
 
 Each test builds its own app with low limits (hour windows, so a test never straddles
-one), on memory storage and on a real Redis.
+one), on memory storage, on a real Redis and on the SQLite counter file that workers share
+when there is no Redis (api/platform/ratelimit_sqlite.py).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ def limits_url(backend, database_factory) -> str:
     return database_factory(backend, "qbank_limits")
 
 
-@pytest.fixture(params=["memory", "redis"])
-def make_app(request, limits_url):
+@pytest.fixture(params=["memory", "redis", "sqlite"])
+def make_app(request, limits_url, tmp_path):
     """make_app(KEY="n/hour", ...): an app on an empty database with those limits."""
     apps = []
     storage = {}
@@ -37,6 +38,8 @@ def make_app(request, limits_url):
         with redis_client.Redis.from_url(server.url) as conn:
             conn.flushdb()  # counters from an earlier test must not leak in
         storage = {"REDIS_URL": server.url}
+    elif request.param == "sqlite":
+        storage = {"RATELIMIT_STORAGE_URI": f"sqlite:///{tmp_path / 'limits.sqlite3'}"}
 
     def make(**limits):
         config = {
@@ -83,8 +86,41 @@ def test_storage_is_the_configured_one(make_app):
     with app.app_context():
         from api.extensions import limiter
 
-        expected = "RedisStorage" if make_app.storage == "redis" else "MemoryStorage"
-        assert type(limiter.storage).__name__ == expected
+        expected = {"redis": "RedisStorage", "memory": "MemoryStorage", "sqlite": "SQLiteStorage"}
+        assert type(limiter.storage).__name__ == expected[make_app.storage]
+
+
+def test_the_default_storage_is_shared_by_the_workers(monkeypatch, tmp_path):
+    """Config() (gunicorn's workers) names a storage outside the process: Redis when
+    REDIS_URL is set, else the instance directory's SQLite file; never memory."""
+    from api import config
+
+    monkeypatch.setenv("JWT_SECRET_KEY", "a-secret-long-enough-for-the-config-to-accept-it")
+    monkeypatch.delenv("RATELIMIT_STORAGE_URI", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setattr(config, "INSTANCE_DIR", tmp_path)
+    assert config.Config().RATELIMIT_STORAGE_URI == f"sqlite:///{tmp_path}/ratelimits.sqlite3"
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6399/0")
+    assert config.Config().RATELIMIT_STORAGE_URI == "redis://127.0.0.1:6399/0"
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "memory://")
+    assert config.Config().RATELIMIT_STORAGE_URI == "memory://"
+
+
+def test_sqlite_counters_start_a_new_window_when_theirs_has_expired(tmp_path):
+    from api.platform.ratelimit_sqlite import SQLiteStorage
+
+    storage = SQLiteStorage(f"sqlite:///{tmp_path / 'counters.sqlite3'}")
+    assert [storage.incr("k", 3600) for _ in range(3)] == [1, 2, 3]
+    assert storage.get("k") == 3 and storage.get("other") == 0
+    assert storage.incr("gone", -1, amount=5) == 5  # a window that is already over
+    assert storage.get("gone") == 0
+    assert storage.incr("gone", 3600) == 1
+    assert storage.get_expiry("k") > storage.get_expiry("missing")
+    storage.clear("k")
+    assert storage.get("k") == 0 and storage.check()
+    # SQLAlchemy's four-slash spelling of an absolute path names the same file.
+    same = SQLiteStorage(f"sqlite:///{tmp_path / 'counters.sqlite3'}".replace(":///", ":////"))
+    assert same.get("gone") == 1
 
 
 def test_failed_logins_per_address(make_app):
