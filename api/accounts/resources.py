@@ -65,9 +65,28 @@ def no_content() -> Response:
     return response
 
 
+def address_has_not_failed() -> bool:
+    """No failed login from this client address, for any account, in its current window."""
+    limit, address = ratelimit.login_failures_per_address(), ratelimit.client_address()
+    return not limiter.has_counted(limit, scope="login-address", key=address)
+
+
 def failed_login_limits(account_key_func, *, deduct_when):
-    """The failed-login budgets, per client address and per account, shared by every
-    endpoint that checks a password (a wrong one costs the same wherever it is tried)."""
+    """The failed-login budgets, shared by every endpoint that checks a password (a wrong one
+    costs the same wherever it is tried). Only failures are counted (`deduct_when`).
+
+    - per client address, whatever the account (``RATELIMIT_LOGIN_FAILURES_PER_ADDRESS``);
+    - per account and address (``RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT``): one address gets
+      that many guesses at one account, however it spells the email;
+    - per account, over every address that has been failing (the same value): once the
+      account's budget is spent, addresses with a failed login in their current window are
+      refused, while an address with none is not (and is not counted until it fails).
+
+    The last is OWASP's advice on lockout: guessing from elsewhere must not lock the owner
+    out, so the owner's correct password from an address that has not been failing still
+    logs in. Guessing from many addresses costs the attacker one fresh address per guess
+    once the account's budget is spent, and each address's own budgets still apply.
+    """
     per_address = limiter.shared_limit(
         ratelimit.login_failures_per_address,
         scope="login-address",
@@ -76,17 +95,37 @@ def failed_login_limits(account_key_func, *, deduct_when):
         override_defaults=False,
         error_message="Too many failed logins from this address; retry after Retry-After seconds.",
     )
+
+    def account_and_address() -> str:
+        return f"{account_key_func()}:{ratelimit.client_address()}"
+
+    per_account_and_address = limiter.shared_limit(
+        ratelimit.login_failures_per_account,
+        scope="login-account-address",
+        key_func=account_and_address,
+        deduct_when=deduct_when,
+        override_defaults=False,
+        error_message=(
+            "Too many failed logins for this account from this address; "
+            "retry after Retry-After seconds."
+        ),
+    )
     per_account = limiter.shared_limit(
         ratelimit.login_failures_per_account,
         scope="login-account",
         key_func=account_key_func,
         deduct_when=deduct_when,
+        exempt_when=address_has_not_failed,
         override_defaults=False,
-        error_message="Too many failed logins for this account; retry after Retry-After seconds.",
+        error_message=(
+            "Too many failed logins for this account from addresses that have been failing; "
+            "retry after Retry-After seconds."
+        ),
     )
 
     def decorate(fn):
-        return per_address(per_account(fn))
+        # Innermost first: when no budget is spent the headers show the account-and-address one.
+        return per_address(per_account(per_account_and_address(fn)))
 
     return decorate
 

@@ -36,6 +36,7 @@ from flask import Flask, current_app, has_app_context, request
 from flask.wrappers import Response
 from flask_jwt_extended import decode_token
 from flask_limiter import ApplicationLimit, Limiter
+from limits import parse_many
 
 # Defining the class is what makes `limits` resolve sqlite:// URIs to it.
 from api.platform.ratelimit_sqlite import SQLiteStorage  # noqa: F401
@@ -115,6 +116,18 @@ class AppLimiter(Limiter):
             app.extensions[STATE_KEY] = self._staging
         finally:
             self._staging = None
+
+    def has_counted(self, limit_value: str, *, scope: str, key: str) -> bool:
+        """Whether the shared limit `scope` has counted anything for `key` in its window.
+
+        Read where Flask-Limiter counts a shared limit (its key prefix, the key, the scope),
+        in the storage it uses now (the in-memory fallback while the storage is down).
+        """
+        args = [self._key_prefix, key, scope] if self._key_prefix else [key, scope]
+        return any(
+            self.limiter.get_window_stats(item, *args).remaining < item.amount
+            for item in parse_many(limit_value)
+        )
 
     def _check_request_limit(self, *args: Any, **kwargs: Any) -> None:
         """Only writes are limited (see above): reads skip the limiter's bookkeeping."""

@@ -73,6 +73,7 @@ def assert_429(response, limit: int, detail: str) -> dict:
     assert response.mimetype == PROBLEM
     body = response.get_json(force=True)
     assert body["status"] == 429 and body["title"] == "Too Many Requests"
+    assert body["type"] == "urn:qbank:problem:rate-limited"
     assert detail in body["detail"]
     assert 0 < int(response.headers["Retry-After"]) <= 3601
     assert response.headers["X-RateLimit-Limit"] == str(limit)
@@ -137,15 +138,47 @@ def test_failed_logins_per_address(make_app):
     assert login(client, email, DEFAULT_PASSWORD, address="192.0.2.2").status_code == 200
 
 
-def test_failed_logins_per_account(make_app):
+def test_failed_logins_per_account_and_address(make_app):
     app = make_app(RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT="2/hour")
     alice, bob = make_user(app), make_user(app)
     client = app.test_client()
-    assert login(client, alice, "wrong password!", "192.0.2.1").status_code == 401
-    # Another spelling and another address: still the same account.
-    assert login(client, alice.upper(), "wrong password!", "192.0.2.2").status_code == 401
-    assert_429(login(client, alice, DEFAULT_PASSWORD, "192.0.2.3"), 2, "for this account")
-    assert login(client, bob, DEFAULT_PASSWORD, "192.0.2.1").status_code == 200
+    assert login(client, alice, "wrong password!").status_code == 401
+    # Another spelling of the email: still the same account.
+    assert login(client, alice.upper(), "wrong password!").status_code == 401
+    assert_429(login(client, alice, DEFAULT_PASSWORD), 2, "for this account from this address")
+    # Another account from the same address has budgets of its own.
+    assert login(client, bob, DEFAULT_PASSWORD).status_code == 200
+
+
+def test_guesses_from_elsewhere_do_not_lock_the_owner_out(make_app):
+    """The account-wide budget refuses only addresses that have been failing (OWASP's
+    advice on lockout): once guessing from several addresses has spent it, every guessing
+    address is refused, and the owner's right password from another address logs in.
+
+    (Before, one budget per account refused everyone, the owner included: guessing at an
+    account locked its owner out.)
+    """
+    app = make_app(RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT="2/hour")
+    owner = make_user(app)
+    client = app.test_client()
+
+    def guesses(address: str, count: int) -> list[int]:
+        return [login(client, owner, "wrong password!", address).status_code for _ in range(count)]
+
+    # Each address's first failure is not counted account-wide (it was not failing yet);
+    # its second is. After two addresses the account's budget is spent.
+    assert guesses("198.51.100.1", 3) == [401, 401, 429]
+    assert guesses("198.51.100.2", 2) == [401, 401]
+    assert guesses("198.51.100.3", 1) == [401]
+    refused = login(client, owner, "wrong password!", "198.51.100.3")
+    assert_429(refused, 2, "for this account from addresses that have been failing")
+    # A failing address is refused even with the right password ...
+    assert login(client, owner, DEFAULT_PASSWORD, "198.51.100.2").status_code == 429
+    # ... and so is an address that has failed on another account (any failure counts).
+    assert login(client, "nobody@example.com", "wrong password!", "198.51.100.4").status_code == 401
+    assert login(client, owner, DEFAULT_PASSWORD, "198.51.100.4").status_code == 429
+    # The owner, from an address that has not been failing, logs in.
+    assert login(client, owner, DEFAULT_PASSWORD, "198.51.100.9").status_code == 200
 
 
 def test_successful_logins_are_not_counted(make_app):
