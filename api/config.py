@@ -83,6 +83,10 @@ class Config:
     RATELIMIT_REGISTRATIONS_PER_ADDRESS = "10/hour"
     RATELIMIT_WRITES = "120/minute"
     RATELIMIT_REPORTS = "20/hour"
+    # Proxies in front of the app whose X-Forwarded-For entries are believed (werkzeug's
+    # ProxyFix, x_for): with 0 the client address is the connection's peer and the header
+    # is ignored, since any client can send it.
+    TRUSTED_PROXY_HOPS = 0
 
     def __init__(self) -> None:
         load_dotenv(override=False)
@@ -118,6 +122,11 @@ class Config:
         ):
             setattr(self, key, os.environ.get(key) or getattr(self, key))
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL).upper()
+        hops = os.environ.get("TRUSTED_PROXY_HOPS", "").strip()
+        if hops:
+            if not hops.isdigit():
+                raise RuntimeError(f"TRUSTED_PROXY_HOPS must be a whole number >= 0, not {hops!r}")
+            self.TRUSTED_PROXY_HOPS = int(hops)
         for key in ("RESPONSE_CACHE_MAX_BYTES", "ID_POOL_MAX_BYTES"):
             if os.environ.get(key):
                 setattr(self, key, int(os.environ[key]))

@@ -114,9 +114,7 @@ def conditional_get(response: Response) -> Response:
         return response
     if response.direct_passthrough:
         return response
-    for name, value in caching_headers(
-        current_app, authorized="Authorization" in request.headers
-    ):
+    for name, value in caching_headers(current_app, authorized="Authorization" in request.headers):
         if name == "Vary" and "Vary" in headers:
             response.vary.update(value.split(", "))
         else:
@@ -253,5 +251,6 @@ class CachedReadsMiddleware:
             status=status,
             started=started,
             user_id=None,  # public reads verify no token
+            address=environ.get("REMOTE_ADDR"),
         )
         return [] if method == "HEAD" or status == 304 else [body]

@@ -238,3 +238,66 @@ def test_redis_down_fails_open_with_a_warning(make_app, caplog):
         assert_429(login(client, email, DEFAULT_PASSWORD), 2, "from this address")
     finally:
         make_app.server.start()
+
+
+def access_addresses(caplog) -> list[str | None]:
+    return [r.fields["address"] for r in caplog.records if r.name == "api.access"]
+
+
+@pytest.mark.parametrize("make_app", ["memory"], indirect=True)
+def test_x_forwarded_for_is_ignored_without_trusted_proxies(make_app, caplog):
+    """Any client can send X-Forwarded-For: with TRUSTED_PROXY_HOPS 0 (the default) a new
+    value per request does not buy a new budget, and the logs name the peer."""
+    app = make_app(RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="2/hour")
+    client = app.test_client()
+
+    def guess(n: int):
+        return client.post(
+            LOGIN,
+            json={"email": f"nobody{n}@example.com", "password": "wrong password!"},
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+            environ_base={"REMOTE_ADDR": "192.0.2.1"},
+        )
+
+    caplog.set_level(logging.INFO, logger="api.access")
+    assert [guess(n).status_code for n in range(2)] == [401, 401]
+    assert_429(guess(3), 2, "from this address")
+    assert set(access_addresses(caplog)) == {"192.0.2.1"}
+
+
+@pytest.mark.parametrize("make_app", ["memory"], indirect=True)
+def test_trusted_proxy_hops_give_the_client_address(make_app, caplog):
+    """Behind one trusted proxy the client is the header's last entry (what the proxy saw);
+    entries the client wrote itself, further left, change nothing."""
+    app = make_app(RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="2/hour", TRUSTED_PROXY_HOPS=1)
+    client = app.test_client()
+
+    def guess(forwarded_for: str):
+        return client.post(
+            LOGIN,
+            json={"email": "nobody@example.com", "password": "wrong password!"},
+            headers={"X-Forwarded-For": forwarded_for},
+            environ_base={"REMOTE_ADDR": "192.0.2.254"},  # the proxy
+        )
+
+    caplog.set_level(logging.INFO, logger="api.access")
+    assert guess("203.0.113.7").status_code == 401
+    assert guess("198.51.100.1, 203.0.113.7").status_code == 401
+    assert_429(guess("198.51.100.2, 203.0.113.7"), 2, "from this address")
+    # Another client behind the same proxy has a budget of its own.
+    assert guess("203.0.113.8").status_code == 401
+    assert access_addresses(caplog) == ["203.0.113.7"] * 3 + ["203.0.113.8"]
+
+
+def test_trusted_proxy_hops_must_be_a_count(monkeypatch):
+    from api import config
+
+    monkeypatch.setenv("JWT_SECRET_KEY", "a-secret-long-enough-for-the-config-to-accept-it")
+    monkeypatch.setenv("TRUSTED_PROXY_HOPS", "2")
+    assert config.Config().TRUSTED_PROXY_HOPS == 2
+    monkeypatch.delenv("TRUSTED_PROXY_HOPS")
+    assert config.Config().TRUSTED_PROXY_HOPS == 0
+    for bad in ("-1", "one", "1.5"):
+        monkeypatch.setenv("TRUSTED_PROXY_HOPS", bad)
+        with pytest.raises(RuntimeError, match="TRUSTED_PROXY_HOPS"):
+            config.Config()
