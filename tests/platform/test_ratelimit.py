@@ -124,6 +124,49 @@ def test_sqlite_counters_start_a_new_window_when_theirs_has_expired(tmp_path):
     assert same.get("gone") == 1
 
 
+def _increments(uri: str, count: int) -> list[int]:
+    from api.platform.ratelimit_sqlite import SQLiteStorage
+
+    storage = SQLiteStorage(uri)
+    return [storage.incr("shared", 3600) for _ in range(count)]
+
+
+def test_sqlite_counters_are_atomic_across_processes(tmp_path):
+    """Processes incrementing one counter at once (gunicorn's workers) never lose a count
+    and never see the same value twice."""
+    import multiprocessing
+
+    uri = f"sqlite:///{tmp_path / 'counters.sqlite3'}"
+    processes, count = 4, 100
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        seen = pool.starmap(_increments, [(uri, count)] * processes)
+    values = sorted(v for per_process in seen for v in per_process)
+    assert values == list(range(1, processes * count + 1))
+
+
+def test_an_unusable_sqlite_file_falls_back_to_memory(tmp_path, limits_url, caplog):
+    """A counter file that cannot be opened is a storage outage: requests are served and
+    limited per process, with the limiter's warning, as when Redis is down."""
+    app = build_app(
+        limits_url,
+        RATELIMIT_STORAGE_URI=f"sqlite:///{tmp_path}",  # a directory, not a database file
+        RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="2/hour",
+        RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT=GENEROUS,
+    )
+    try:
+        email = make_user(app)
+        client = app.test_client()
+        with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+            assert login(client, email, DEFAULT_PASSWORD).status_code == 200
+        assert "falling back to in-memory storage" in caplog.text
+        assert login(client, email, "wrong password!").status_code == 401
+        assert login(client, email, "wrong password!").status_code == 401
+        assert_429(login(client, email, DEFAULT_PASSWORD), 2, "from this address")
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
 def test_failed_logins_per_address(make_app):
     app = make_app(RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="3/hour")
     email = make_user(app)
