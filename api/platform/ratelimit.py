@@ -2,9 +2,11 @@
 
 Which limits (values are config keys, see config.py; tests lower them):
 
-- failed logins per client address (``RATELIMIT_LOGIN_FAILURES_PER_ADDRESS``) and per
-  account email (``RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT``): only 401 answers are counted,
-  so a successful login costs nothing;
+- failed logins per client address (``RATELIMIT_LOGIN_FAILURES_PER_ADDRESS``), per
+  account and address, and per account over the addresses that have been failing (both
+  ``RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT``; the lockout policy is in
+  api/accounts/resources.py ``failed_login_limits``): only failures are counted, so a
+  successful login costs nothing;
 - registrations per client address (``RATELIMIT_REGISTRATIONS_PER_ADDRESS``);
 - every write (POST, PUT, PATCH, DELETE) per signed-in user, else per client address
   (``RATELIMIT_WRITES``), one budget across all endpoints.
@@ -143,7 +145,8 @@ def _retry_after_only_when_refused(response: Response) -> Response:
 
 
 def client_address() -> str:
-    """The peer address (behind a proxy, configure ProxyFix so that this is the client)."""
+    """The client: the connection's peer, or behind TRUSTED_PROXY_HOPS proxies the address
+    ProxyFix took from X-Forwarded-For (api/app.py `trust_proxies`)."""
     return request.remote_addr or "unknown"
 
 
