@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import asdict
 
@@ -71,9 +72,14 @@ def address_has_not_failed() -> bool:
     return not limiter.has_counted(limit, scope="login-address", key=address)
 
 
-def failed_login_limits(account_key_func, *, deduct_when):
+FAILED_LOGIN_SCOPES = frozenset({"login-address", "login-account-address", "login-account"})
+
+
+def failed_login_limits(account_key_func, *, failure_status: int):
     """The failed-login budgets, shared by every endpoint that checks a password (a wrong one
-    costs the same wherever it is tried). Only failures are counted (`deduct_when`).
+    costs the same wherever it is tried). Only failures are counted: an attempt is counted
+    when it is let in and refunded unless it answers `failure_status` (ratelimit.py
+    `AppLimiter.refund_unless`), so concurrent guesses cannot all pass before one counts.
 
     - per client address, whatever the account (``RATELIMIT_LOGIN_FAILURES_PER_ADDRESS``);
     - per account and address (``RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT``): one address gets
@@ -91,7 +97,6 @@ def failed_login_limits(account_key_func, *, deduct_when):
         ratelimit.login_failures_per_address,
         scope="login-address",
         key_func=ratelimit.client_address,
-        deduct_when=deduct_when,
         override_defaults=False,
         error_message="Too many failed logins from this address; retry after Retry-After seconds.",
     )
@@ -103,7 +108,6 @@ def failed_login_limits(account_key_func, *, deduct_when):
         ratelimit.login_failures_per_account,
         scope="login-account-address",
         key_func=account_and_address,
-        deduct_when=deduct_when,
         override_defaults=False,
         error_message=(
             "Too many failed logins for this account from this address; "
@@ -114,7 +118,6 @@ def failed_login_limits(account_key_func, *, deduct_when):
         ratelimit.login_failures_per_account,
         scope="login-account",
         key_func=account_key_func,
-        deduct_when=deduct_when,
         exempt_when=address_has_not_failed,
         override_defaults=False,
         error_message=(
@@ -125,7 +128,15 @@ def failed_login_limits(account_key_func, *, deduct_when):
 
     def decorate(fn):
         # Innermost first: when no budget is spent the headers show the account-and-address one.
-        return per_address(per_account(per_account_and_address(fn)))
+        limited = per_address(per_account(per_account_and_address(fn)))
+
+        @functools.wraps(fn)
+        def view(*args, **kwargs):
+            # Before the limits are checked, so that a refused attempt is refunded too.
+            limiter.refund_unless(failure_status, FAILED_LOGIN_SCOPES)
+            return limited(*args, **kwargs)
+
+        return view
 
     return decorate
 
@@ -150,7 +161,7 @@ class Register(Resource):
 
 
 class Login(Resource):
-    @failed_login_limits(account_key, deduct_when=ratelimit.failed)
+    @failed_login_limits(account_key, failure_status=401)
     def post(self):
         """Exchange an email and password for access and refresh tokens."""
         data = parse_body(login_schema)
@@ -183,7 +194,7 @@ class Me(Resource):
         return user_schema.dump(current_user())
 
     @jwt_required()
-    @failed_login_limits(own_account_key, deduct_when=ratelimit.password_refused)
+    @failed_login_limits(own_account_key, failure_status=403)
     def patch(self):
         """Change the display name, time zone or (with the current one) the password."""
         changes = parse_body(profile_update_schema)
@@ -195,7 +206,7 @@ class Me(Resource):
         return session_schema.dump({"user": user, **asdict(session)}), 200, NO_STORE
 
     @jwt_required()
-    @failed_login_limits(own_account_key, deduct_when=ratelimit.password_refused)
+    @failed_login_limits(own_account_key, failure_status=403)
     def delete(self):
         """Delete the own account and everything it practised (needs the current password)."""
         data = parse_body(account_deletion_schema)

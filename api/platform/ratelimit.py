@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, has_app_context, request
+from flask import Flask, current_app, g, has_app_context, request
 from flask.wrappers import Response
 from flask_jwt_extended import decode_token
 from flask_limiter import ApplicationLimit, Limiter
@@ -118,6 +118,34 @@ class AppLimiter(Limiter):
             app.extensions[STATE_KEY] = self._staging
         finally:
             self._staging = None
+        # After the limiter's own hook, so it runs before it: the headers show the refund.
+        app.after_request(self._refund)
+
+    def refund_unless(self, failure_status: int, scopes: frozenset[str]) -> None:
+        """This request's limits of `scopes` count only if it answers `failure_status`.
+
+        Flask-Limiter's ``deduct_when`` tests a limit before the view and counts after it,
+        so N requests arriving together all pass the test before any is counted: with
+        several workers a budget of 5 failed logins let 7 through. Instead these limits
+        are counted as the request is let in (one atomic increment, refused past the
+        limit), and given back after the response unless it is a failure; a refused
+        attempt is given back too, so refusals never pile up.
+        """
+        g.ratelimit_refund = (failure_status, scopes)
+
+    def _refund(self, response: Response) -> Response:
+        failure_status, scopes = g.pop("ratelimit_refund", (None, frozenset()))
+        if not scopes or response.status_code == failure_status:
+            return response
+        try:
+            for spent in self.current_limits:
+                if spent.request_args[-1] in scopes:
+                    item = spent.limit
+                    key = item.key_for(*spent.request_args)
+                    self.limiter.storage.incr(key, item.get_expiry(), amount=-1)
+        except Exception:  # a storage outage: the limiter has fallen back or logs it
+            self.logger.exception("Failed to refund a rate limit. Swallowing error")
+        return response
 
     def has_counted(self, limit_value: str, *, scope: str, key: str) -> bool:
         """Whether the shared limit `scope` has counted anything for `key` in its window.
@@ -165,16 +193,6 @@ def user_or_address() -> str:
         else:
             return f"user:{claims['sub']}"
     return f"addr:{client_address()}"
-
-
-def failed(response: Response) -> bool:
-    """Count only the attempts that failed to authenticate."""
-    return response.status_code == 401
-
-
-def password_refused(response: Response) -> bool:
-    """Count a signed-in user's wrong password (a 403) like a failed login."""
-    return response.status_code == 403
 
 
 def login_failures_per_address() -> str:

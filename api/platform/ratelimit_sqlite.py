@@ -7,7 +7,8 @@ which worker answered. This storage keeps the counters in one SQLite file (the d
 ``INSERT ... ON CONFLICT ... RETURNING`` statement increments a counter and starts a new
 window when the old one has expired, atomically, whichever worker runs it. The file is in
 WAL mode, so reads never wait for a writer; writers queue on SQLite's lock (a busy timeout,
-not an error). It serves the fixed-window strategy the limiter uses (ratelimit.py).
+not an error). It serves the fixed-window strategy the limiter uses (ratelimit.py); a
+negative increment (a refund) never starts a window below zero.
 
 ``limits`` picks a storage class by the URI's scheme from the subclasses of
 :class:`limits.storage.Storage`, so defining this class is what makes ``sqlite://`` a
@@ -40,9 +41,9 @@ CREATE TABLE IF NOT EXISTS counters (
 ) WITHOUT ROWID
 """
 INCREMENT = """
-INSERT INTO counters (key, value, expires_at) VALUES (:key, :amount, :now + :expiry)
+INSERT INTO counters (key, value, expires_at) VALUES (:key, MAX(:amount, 0), :now + :expiry)
 ON CONFLICT (key) DO UPDATE SET
-    value = CASE WHEN expires_at <= :now THEN :amount ELSE value + :amount END,
+    value = CASE WHEN expires_at <= :now THEN MAX(:amount, 0) ELSE value + :amount END,
     expires_at = CASE WHEN expires_at <= :now THEN :now + :expiry ELSE expires_at END
 RETURNING value
 """

@@ -116,6 +116,8 @@ def test_sqlite_counters_start_a_new_window_when_theirs_has_expired(tmp_path):
     assert storage.incr("gone", -1, amount=5) == 5  # a window that is already over
     assert storage.get("gone") == 0
     assert storage.incr("gone", 3600) == 1
+    # A refund (a negative increment) never opens a window below zero.
+    assert storage.incr("new", 3600, amount=-1) == 0
     assert storage.get_expiry("k") > storage.get_expiry("missing")
     storage.clear("k")
     assert storage.get("k") == 0 and storage.check()
