@@ -6,7 +6,7 @@ import functools
 import hashlib
 from dataclasses import asdict
 
-from flask import Response
+from flask import Response, g
 from flask_jwt_extended import jwt_required
 from flask_restful import Resource
 
@@ -66,10 +66,15 @@ def no_content() -> Response:
     return response
 
 
-def address_has_not_failed() -> bool:
-    """No failed login from this client address, for any account, in its current window."""
+def address_has_failed() -> bool:
+    """A failed login from this client address, for any account, in its current window."""
     limit, address = ratelimit.login_failures_per_address(), ratelimit.client_address()
-    return not limiter.has_counted(limit, scope="login-address", key=address)
+    return limiter.has_counted(limit, scope="login-address", key=address)
+
+
+def address_has_not_failed() -> bool:
+    """As found before this request's own attempt was counted (see `failed_login_limits`)."""
+    return not g.get("address_has_failed", True)
 
 
 FAILED_LOGIN_SCOPES = frozenset({"login-address", "login-account-address", "login-account"})
@@ -132,8 +137,11 @@ def failed_login_limits(account_key_func, *, failure_status: int):
 
         @functools.wraps(fn)
         def view(*args, **kwargs):
-            # Before the limits are checked, so that a refused attempt is refunded too.
+            # Before the limits are checked and counted: a refused attempt is refunded too,
+            # and the address's past, not this attempt, decides the account-wide budget
+            # (whichever order the limiter checks the budgets in).
             limiter.refund_unless(failure_status, FAILED_LOGIN_SCOPES)
+            g.address_has_failed = address_has_failed()
             return limited(*args, **kwargs)
 
         return view
