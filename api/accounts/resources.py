@@ -67,9 +67,16 @@ def no_content() -> Response:
 
 
 def address_has_failed() -> bool:
-    """A failed login from this client address, for any account, in its current window."""
+    """A failed login from this client address, for any account, in its current window.
+
+    When the counters cannot be read (their storage is down) the address counts as failing,
+    the stricter answer; the limiter then falls back to memory as it checks the budgets.
+    """
     limit, address = ratelimit.login_failures_per_address(), ratelimit.client_address()
-    return limiter.has_counted(limit, scope="login-address", key=address)
+    try:
+        return limiter.has_counted(limit, scope="login-address", key=address)
+    except Exception:
+        return True
 
 
 def address_has_not_failed() -> bool:
