@@ -9,6 +9,7 @@ from flask import Flask
 from flask.sessions import SessionInterface
 from flask_restful import Api
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from api import cli, routes
@@ -97,7 +98,22 @@ def create_app(config: object | None = None) -> Flask:
     # Registered last, so it runs first of the after_request hooks: ETag and 304.
     app.after_request(http_cache.conditional_get)
     cli.register(app)
+    # Outermost: every layer, the cached reads' fast path included, sees the client address.
+    trust_proxies(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Take the client address from X-Forwarded-For only past the configured proxies.
+
+    Rate limits and logs use `request.remote_addr`. Behind TRUSTED_PROXY_HOPS proxies,
+    ProxyFix replaces it with the address the outermost trusted proxy saw (the header's
+    n-th entry from the right); entries further left are the client's own word and are
+    ignored. With 0 (the default) the header is ignored altogether.
+    """
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0)
 
 
 def register_extensions(app: Flask) -> None:

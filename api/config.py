@@ -96,13 +96,18 @@ class Config:
     PASSWORD_HASH_PARAMS: dict | None = None
     # The least zxcvbn score (0 to 4) a new password needs (api/accounts/passwords.py).
     PASSWORD_MIN_STRENGTH = 3
-    # Rate limits (api/platform/ratelimit.py), in Flask-Limiter's notation; storage is
-    # REDIS_URL or memory.
+    # Rate limits (api/platform/ratelimit.py), in Flask-Limiter's notation. Their storage
+    # (RATELIMIT_STORAGE_URI) is REDIS_URL when set, else a SQLite file in the instance
+    # directory that every worker of the machine shares (api/platform/ratelimit_sqlite.py).
     RATELIMIT_LOGIN_FAILURES_PER_ADDRESS = "20/minute"
     RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT = "5/minute"
     RATELIMIT_REGISTRATIONS_PER_ADDRESS = "10/hour"
     RATELIMIT_WRITES = "120/minute"
     RATELIMIT_REPORTS = "20/hour"
+    # Proxies in front of the app whose X-Forwarded-For entries are believed (werkzeug's
+    # ProxyFix, x_for): with 0 the client address is the connection's peer and the header
+    # is ignored, since any client can send it.
+    TRUSTED_PROXY_HOPS = 0
 
     def __init__(self) -> None:
         load_dotenv(override=False)
@@ -125,6 +130,11 @@ class Config:
         self.CORS_ORIGINS = [o.strip() for o in origins.split(",") if o.strip()]
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
         self.PUBLIC_BASE_URL = public_base_url(os.environ.get("PUBLIC_BASE_URL") or None)
+        self.RATELIMIT_STORAGE_URI = (
+            os.environ.get("RATELIMIT_STORAGE_URI")
+            or self.REDIS_URL
+            or f"sqlite:///{INSTANCE_DIR / 'ratelimits.sqlite3'}"
+        )
         for key in (
             "RATELIMIT_LOGIN_FAILURES_PER_ADDRESS",
             "RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT",
@@ -134,6 +144,11 @@ class Config:
         ):
             setattr(self, key, os.environ.get(key) or getattr(self, key))
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", self.LOG_LEVEL).upper()
+        hops = os.environ.get("TRUSTED_PROXY_HOPS", "").strip()
+        if hops:
+            if not hops.isdigit():
+                raise RuntimeError(f"TRUSTED_PROXY_HOPS must be a whole number >= 0, not {hops!r}")
+            self.TRUSTED_PROXY_HOPS = int(hops)
         for key in (
             "RESPONSE_CACHE_MAX_BYTES",
             "ID_POOL_MAX_BYTES",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from flask import Response
+from flask import Response, g
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_restful import Resource
 
@@ -66,28 +67,92 @@ def no_content() -> Response:
     return response
 
 
-def failed_login_limits(account_key_func, *, deduct_when):
-    """The failed-login budgets, per client address and per account, shared by every
-    endpoint that checks a password (a wrong one costs the same wherever it is tried)."""
+def address_has_failed() -> bool:
+    """A failed login from this client address, for any account, in its current window.
+
+    When the counters cannot be read (their storage is down) the address counts as failing,
+    the stricter answer; the limiter then falls back to memory as it checks the budgets.
+    """
+    limit, address = ratelimit.login_failures_per_address(), ratelimit.client_address()
+    try:
+        return limiter.has_counted(limit, scope="login-address", key=address)
+    except Exception:
+        return True
+
+
+def address_has_not_failed() -> bool:
+    """As found before this request's own attempt was counted (see `failed_login_limits`)."""
+    return not g.get("address_has_failed", True)
+
+
+FAILED_LOGIN_SCOPES = frozenset({"login-address", "login-account-address", "login-account"})
+
+
+def failed_login_limits(account_key_func, *, failure_status: int):
+    """The failed-login budgets, shared by every endpoint that checks a password (a wrong one
+    costs the same wherever it is tried). Only failures are counted: an attempt is counted
+    when it is let in and refunded unless it answers `failure_status` (ratelimit.py
+    `AppLimiter.refund_unless`), so concurrent guesses cannot all pass before one counts.
+
+    - per client address, whatever the account (``RATELIMIT_LOGIN_FAILURES_PER_ADDRESS``);
+    - per account and address (``RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT``): one address gets
+      that many guesses at one account, however it spells the email;
+    - per account, over every address that has been failing (the same value): once the
+      account's budget is spent, addresses with a failed login in their current window are
+      refused, while an address with none is not (and is not counted until it fails).
+
+    The last is OWASP's advice on lockout: guessing from elsewhere must not lock the owner
+    out, so the owner's correct password from an address that has not been failing still
+    logs in. Guessing from many addresses costs the attacker one fresh address per guess
+    once the account's budget is spent, and each address's own budgets still apply.
+    """
     per_address = limiter.shared_limit(
         ratelimit.login_failures_per_address,
         scope="login-address",
         key_func=ratelimit.client_address,
-        deduct_when=deduct_when,
         override_defaults=False,
         error_message="Too many failed logins from this address; retry after Retry-After seconds.",
+    )
+
+    def account_and_address() -> str:
+        return f"{account_key_func()}:{ratelimit.client_address()}"
+
+    per_account_and_address = limiter.shared_limit(
+        ratelimit.login_failures_per_account,
+        scope="login-account-address",
+        key_func=account_and_address,
+        override_defaults=False,
+        error_message=(
+            "Too many failed logins for this account from this address; "
+            "retry after Retry-After seconds."
+        ),
     )
     per_account = limiter.shared_limit(
         ratelimit.login_failures_per_account,
         scope="login-account",
         key_func=account_key_func,
-        deduct_when=deduct_when,
+        exempt_when=address_has_not_failed,
         override_defaults=False,
-        error_message="Too many failed logins for this account; retry after Retry-After seconds.",
+        error_message=(
+            "Too many failed logins for this account from addresses that have been failing; "
+            "retry after Retry-After seconds."
+        ),
     )
 
     def decorate(fn):
-        return per_address(per_account(fn))
+        # Innermost first: when no budget is spent the headers show the account-and-address one.
+        limited = per_address(per_account(per_account_and_address(fn)))
+
+        @functools.wraps(fn)
+        def view(*args, **kwargs):
+            # Before the limits are checked and counted: a refused attempt is refunded too,
+            # and the address's past, not this attempt, decides the account-wide budget
+            # (whichever order the limiter checks the budgets in).
+            limiter.refund_unless(failure_status, FAILED_LOGIN_SCOPES)
+            g.address_has_failed = address_has_failed()
+            return limited(*args, **kwargs)
+
+        return view
 
     return decorate
 
@@ -112,7 +177,7 @@ class Register(Resource):
 
 
 class Login(Resource):
-    @failed_login_limits(account_key, deduct_when=ratelimit.failed)
+    @failed_login_limits(account_key, failure_status=401)
     def post(self):
         """Exchange an email and password for access and refresh tokens."""
         data = parse_body(login_schema)
@@ -151,7 +216,7 @@ class Me(Resource):
         return user_schema.dump(current_user())
 
     @jwt_required()
-    @failed_login_limits(own_account_key, deduct_when=ratelimit.password_refused)
+    @failed_login_limits(own_account_key, failure_status=403)
     def patch(self):
         """Change the display name, time zone or (with the current one) the password."""
         changes = parse_body(profile_update_schema)
@@ -163,7 +228,7 @@ class Me(Resource):
         return session_schema.dump({"user": user, **asdict(session)}), 200, NO_STORE
 
     @jwt_required()
-    @failed_login_limits(own_account_key, deduct_when=ratelimit.password_refused)
+    @failed_login_limits(own_account_key, failure_status=403)
     def delete(self):
         """Delete the own account and everything it practised (needs the current password)."""
         data = parse_body(account_deletion_schema)

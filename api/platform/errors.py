@@ -200,7 +200,9 @@ def _http_exception(exc: HTTPException) -> Response:
         detail = f"{request.method} is not allowed on {request.path}; allowed: {allowed}."
     elif exc.code == 413:
         detail = "The request body is larger than this server accepts."
-    return problem_response(exc.code or 500, detail=detail, headers=headers)
+    # The rate limiter's 429 (Flask-Limiter raises werkzeug's TooManyRequests) is ours.
+    slug = "rate-limited" if exc.code == 429 else None
+    return problem_response(exc.code or 500, detail=detail, slug=slug, headers=headers)
 
 
 def _api_error(exc: ApiError) -> Response:

@@ -270,5 +270,6 @@ class CachedReadsMiddleware:
             status=status,
             started=started,
             user_id=None,  # public reads verify no token
+            address=environ.get("REMOTE_ADDR"),
         )
         return [] if method == "HEAD" or status == 304 else [body]

@@ -52,7 +52,14 @@ def request_id_for(given: str | None) -> str:
 
 
 def log_request(
-    *, request_id: str, method: str, path: str, status: int, started: float | None, user_id
+    *,
+    request_id: str,
+    method: str,
+    path: str,
+    status: int,
+    started: float | None,
+    user_id,
+    address: str | None,
 ) -> None:
     """The one access line of a request (also written by api/platform/http_cache.py's fast path)."""
     access_log.info(
@@ -67,6 +74,8 @@ def log_request(
                 if started is not None
                 else None,
                 "user_id": user_id,
+                # The client (behind TRUSTED_PROXY_HOPS proxies, from X-Forwarded-For).
+                "address": address,
             }
         },
     )
@@ -93,5 +102,6 @@ def init_app(app: Flask) -> None:
             status=response.status_code,
             started=getattr(g, "started", None),
             user_id=claims.get("sub"),
+            address=request.remote_addr,
         )
         return response

@@ -2,9 +2,11 @@
 
 Which limits (values are config keys, see config.py; tests lower them):
 
-- failed logins per client address (``RATELIMIT_LOGIN_FAILURES_PER_ADDRESS``) and per
-  account email (``RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT``): only 401 answers are counted,
-  so a successful login costs nothing;
+- failed logins per client address (``RATELIMIT_LOGIN_FAILURES_PER_ADDRESS``), per
+  account and address, and per account over the addresses that have been failing (both
+  ``RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT``; the lockout policy is in
+  api/accounts/resources.py ``failed_login_limits``): only failures are counted, so a
+  successful login costs nothing;
 - registrations per client address (``RATELIMIT_REGISTRATIONS_PER_ADDRESS``);
 - every write (POST, PUT, PATCH, DELETE) per signed-in user, else per client address
   (``RATELIMIT_WRITES``), one budget across all endpoints.
@@ -12,27 +14,34 @@ Which limits (values are config keys, see config.py; tests lower them):
 A breach is a 429 problem+json (errors.py handles it as any HTTPException) carrying
 ``Retry-After`` and the ``X-RateLimit-*`` headers, which every limited response carries.
 
-Storage is ``REDIS_URL`` when set, so every worker and container shares the counts, and
-``memory://`` otherwise (per process: right for a laptop).
+Storage is ``RATELIMIT_STORAGE_URI``: by default ``REDIS_URL`` when set, so every worker
+and container shares the counts, and otherwise a SQLite file in the instance directory
+(ratelimit_sqlite.py), so that every worker of one machine shares them: a limit means the
+same whichever worker answers. Only in-process test apps (TestConfig) count in
+``memory://``, a fresh counter per app.
 
-When Redis is down, rate limiting fails open. The limiter logs the warning "Rate limit
-storage unreachable - falling back to in-memory storage" and goes on counting the same
-limits in process memory, so requests are still served and still limited, per worker
-instead of across workers; it pings Redis again with a growing back-off and switches back
-when it answers. Token revocation makes the opposite choice and fails closed
-(api/accounts/sessions.py): a request whose token cannot be checked is a 503, because
-accepting a logged-out token is a breach, while a few extra attempts per worker for the
-length of an outage is not.
+When Redis (or the SQLite file) is down, rate limiting fails open. The limiter logs the
+warning "Rate limit storage unreachable - falling back to in-memory storage" and goes on
+counting the same limits in process memory, so requests are still served and still
+limited, per worker instead of across workers; it checks the storage again with a growing
+back-off and switches back when it answers. Token revocation makes the opposite choice
+and fails closed (api/accounts/sessions.py): a request whose token cannot be checked is a
+503, because accepting a logged-out token is a breach, while a few extra attempts per
+worker for the length of an outage is not.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, has_app_context, request
+from flask import Flask, current_app, g, has_app_context, request
 from flask.wrappers import Response
 from flask_jwt_extended import decode_token
 from flask_limiter import ApplicationLimit, Limiter
+from limits import parse_many
+
+# Defining the class is what makes `limits` resolve sqlite:// URIs to it.
+from api.platform.ratelimit_sqlite import SQLiteStorage  # noqa: F401
 
 STATE_KEY = "qbank.limiter"
 WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
@@ -88,6 +97,7 @@ class AppLimiter(Limiter):
         return self.__dict__.setdefault("_unbound", {})
 
     def init_app(self, app: Flask) -> None:
+        # Config() always names a shared storage; TestConfig leaves it to REDIS_URL or memory.
         app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
         if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://", "unix://")):
             # Fail over quickly rather than hold a worker while Redis does not answer.
@@ -108,6 +118,46 @@ class AppLimiter(Limiter):
             app.extensions[STATE_KEY] = self._staging
         finally:
             self._staging = None
+        # After the limiter's own hook, so it runs before it: the headers show the refund.
+        app.after_request(self._refund)
+
+    def refund_unless(self, failure_status: int, scopes: frozenset[str]) -> None:
+        """This request's limits of `scopes` count only if it answers `failure_status`.
+
+        Flask-Limiter's ``deduct_when`` tests a limit before the view and counts after it,
+        so N requests arriving together all pass the test before any is counted: with
+        several workers a budget of 5 failed logins let 7 through. Instead these limits
+        are counted as the request is let in (one atomic increment, refused past the
+        limit), and given back after the response unless it is a failure; a refused
+        attempt is given back too, so refusals never pile up.
+        """
+        g.ratelimit_refund = (failure_status, scopes)
+
+    def _refund(self, response: Response) -> Response:
+        failure_status, scopes = g.pop("ratelimit_refund", (None, frozenset()))
+        if not scopes or response.status_code == failure_status:
+            return response
+        try:
+            for spent in self.current_limits:
+                if spent.request_args[-1] in scopes:
+                    item = spent.limit
+                    key = item.key_for(*spent.request_args)
+                    self.limiter.storage.incr(key, item.get_expiry(), amount=-1)
+        except Exception:  # a storage outage: the limiter has fallen back or logs it
+            self.logger.exception("Failed to refund a rate limit. Swallowing error")
+        return response
+
+    def has_counted(self, limit_value: str, *, scope: str, key: str) -> bool:
+        """Whether the shared limit `scope` has counted anything for `key` in its window.
+
+        Read where Flask-Limiter counts a shared limit (its key prefix, the key, the scope),
+        in the storage it uses now (the in-memory fallback while the storage is down).
+        """
+        args = [self._key_prefix, key, scope] if self._key_prefix else [key, scope]
+        return any(
+            self.limiter.get_window_stats(item, *args).remaining < item.amount
+            for item in parse_many(limit_value)
+        )
 
     def _check_request_limit(self, *args: Any, **kwargs: Any) -> None:
         """Only writes are limited (see above): reads skip the limiter's bookkeeping."""
@@ -123,7 +173,8 @@ def _retry_after_only_when_refused(response: Response) -> Response:
 
 
 def client_address() -> str:
-    """The peer address (behind a proxy, configure ProxyFix so that this is the client)."""
+    """The client: the connection's peer, or behind TRUSTED_PROXY_HOPS proxies the address
+    ProxyFix took from X-Forwarded-For (api/app.py `trust_proxies`)."""
     return request.remote_addr or "unknown"
 
 
@@ -142,16 +193,6 @@ def user_or_address() -> str:
         else:
             return f"user:{claims['sub']}"
     return f"addr:{client_address()}"
-
-
-def failed(response: Response) -> bool:
-    """Count only the attempts that failed to authenticate."""
-    return response.status_code == 401
-
-
-def password_refused(response: Response) -> bool:
-    """Count a signed-in user's wrong password (a 403) like a failed login."""
-    return response.status_code == 403
 
 
 def login_failures_per_address() -> str:

@@ -257,6 +257,27 @@ def test_api2_failed_logins_are_limited(owasp_url):
     assert codes == [401, 401, 401, 429]
 
 
+def test_api2_guessing_does_not_lock_the_owner_out(owasp_url):
+    """OWASP's advice on lockout: a lock that anyone can trigger is a denial of service.
+    Guessing from several addresses spends the account's budget and gets those addresses
+    refused; the owner's right password from an address that has not been failing logs in."""
+    app = create_app(TestConfig(owasp_url, RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT="3/minute"))
+    client = app.test_client()
+    email = make_user(app, "learner")
+
+    def attempt(password: str, address: str) -> int:
+        return client.post(
+            "/api/v1/auth/login",
+            json={"email": email, "password": password},
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    guessed = [attempt("wrong" * 3, f"203.0.113.{n % 4 + 1}") for n in range(12)]
+    assert guessed.count(401) < 12 and guessed[-4:] == [429] * 4
+    assert attempt(DEFAULT_PASSWORD, "203.0.113.1") == 429
+    assert attempt(DEFAULT_PASSWORD, "203.0.113.50") == 200
+
+
 # API3:2023 Broken Object Property Level Authorization ------------------------------------
 
 

@@ -1,7 +1,8 @@
 """Rate limits: failed logins per address and per account, registrations, writes; 429 problems.
 
 Each test builds its own app with low limits (hour windows, so a test never straddles
-one), on memory storage and on a real Redis.
+one), on memory storage, on a real Redis and on the SQLite counter file that workers share
+when there is no Redis (api/platform/ratelimit_sqlite.py).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ def limits_url(backend, database_factory) -> str:
     return database_factory(backend, "qbank_limits")
 
 
-@pytest.fixture(params=["memory", "redis"])
-def make_app(request, limits_url):
+@pytest.fixture(params=["memory", "redis", "sqlite"])
+def make_app(request, limits_url, tmp_path):
     """make_app(KEY="n/hour", ...): an app on an empty database with those limits."""
     apps = []
     storage = {}
@@ -37,6 +38,8 @@ def make_app(request, limits_url):
         with redis_client.Redis.from_url(server.url) as conn:
             conn.flushdb()  # counters from an earlier test must not leak in
         storage = {"REDIS_URL": server.url}
+    elif request.param == "sqlite":
+        storage = {"RATELIMIT_STORAGE_URI": f"sqlite:///{tmp_path / 'limits.sqlite3'}"}
 
     def make(**limits):
         config = {
@@ -70,6 +73,7 @@ def assert_429(response, limit: int, detail: str) -> dict:
     assert response.mimetype == PROBLEM
     body = response.get_json(force=True)
     assert body["status"] == 429 and body["title"] == "Too Many Requests"
+    assert body["type"] == "/problems/rate-limited"
     assert detail in body["detail"]
     assert 0 < int(response.headers["Retry-After"]) <= 3601
     assert response.headers["X-RateLimit-Limit"] == str(limit)
@@ -83,8 +87,86 @@ def test_storage_is_the_configured_one(make_app):
     with app.app_context():
         from api.extensions import limiter
 
-        expected = "RedisStorage" if make_app.storage == "redis" else "MemoryStorage"
-        assert type(limiter.storage).__name__ == expected
+        expected = {"redis": "RedisStorage", "memory": "MemoryStorage", "sqlite": "SQLiteStorage"}
+        assert type(limiter.storage).__name__ == expected[make_app.storage]
+
+
+def test_the_default_storage_is_shared_by_the_workers(monkeypatch, tmp_path):
+    """Config() (gunicorn's workers) names a storage outside the process: Redis when
+    REDIS_URL is set, else the instance directory's SQLite file; never memory."""
+    from api import config
+
+    monkeypatch.setenv("JWT_SECRET_KEY", "a-secret-long-enough-for-the-config-to-accept-it")
+    monkeypatch.delenv("RATELIMIT_STORAGE_URI", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setattr(config, "INSTANCE_DIR", tmp_path)
+    assert config.Config().RATELIMIT_STORAGE_URI == f"sqlite:///{tmp_path}/ratelimits.sqlite3"
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6399/0")
+    assert config.Config().RATELIMIT_STORAGE_URI == "redis://127.0.0.1:6399/0"
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "memory://")
+    assert config.Config().RATELIMIT_STORAGE_URI == "memory://"
+
+
+def test_sqlite_counters_start_a_new_window_when_theirs_has_expired(tmp_path):
+    from api.platform.ratelimit_sqlite import SQLiteStorage
+
+    storage = SQLiteStorage(f"sqlite:///{tmp_path / 'counters.sqlite3'}")
+    assert [storage.incr("k", 3600) for _ in range(3)] == [1, 2, 3]
+    assert storage.get("k") == 3 and storage.get("other") == 0
+    assert storage.incr("gone", -1, amount=5) == 5  # a window that is already over
+    assert storage.get("gone") == 0
+    assert storage.incr("gone", 3600) == 1
+    # A refund (a negative increment) never opens a window below zero.
+    assert storage.incr("new", 3600, amount=-1) == 0
+    assert storage.get_expiry("k") > storage.get_expiry("missing")
+    storage.clear("k")
+    assert storage.get("k") == 0 and storage.check()
+    # SQLAlchemy's four-slash spelling of an absolute path names the same file.
+    same = SQLiteStorage(f"sqlite:///{tmp_path / 'counters.sqlite3'}".replace(":///", ":////"))
+    assert same.get("gone") == 1
+
+
+def _increments(uri: str, count: int) -> list[int]:
+    from api.platform.ratelimit_sqlite import SQLiteStorage
+
+    storage = SQLiteStorage(uri)
+    return [storage.incr("shared", 3600) for _ in range(count)]
+
+
+def test_sqlite_counters_are_atomic_across_processes(tmp_path):
+    """Processes incrementing one counter at once (gunicorn's workers) never lose a count
+    and never see the same value twice."""
+    import multiprocessing
+
+    uri = f"sqlite:///{tmp_path / 'counters.sqlite3'}"
+    processes, count = 4, 100
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        seen = pool.starmap(_increments, [(uri, count)] * processes)
+    values = sorted(v for per_process in seen for v in per_process)
+    assert values == list(range(1, processes * count + 1))
+
+
+def test_an_unusable_sqlite_file_falls_back_to_memory(tmp_path, limits_url, caplog):
+    """A counter file that cannot be opened is a storage outage: requests are served and
+    limited per process, with the limiter's warning, as when Redis is down."""
+    app = build_app(
+        limits_url,
+        RATELIMIT_STORAGE_URI=f"sqlite:///{tmp_path}",  # a directory, not a database file
+        RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="2/hour",
+        RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT=GENEROUS,
+    )
+    try:
+        email = make_user(app)
+        client = app.test_client()
+        with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+            assert login(client, email, DEFAULT_PASSWORD).status_code == 200
+        assert "falling back to in-memory storage" in caplog.text
+        assert login(client, email, "wrong password!").status_code == 401
+        assert login(client, email, "wrong password!").status_code == 401
+        assert_429(login(client, email, DEFAULT_PASSWORD), 2, "from this address")
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_failed_logins_per_address(make_app):
@@ -101,15 +183,58 @@ def test_failed_logins_per_address(make_app):
     assert login(client, email, DEFAULT_PASSWORD, address="192.0.2.2").status_code == 200
 
 
-def test_failed_logins_per_account(make_app):
+def test_failed_logins_per_account_and_address(make_app):
     app = make_app(RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT="2/hour")
     alice, bob = make_user(app), make_user(app)
     client = app.test_client()
-    assert login(client, alice, "wrong password!", "192.0.2.1").status_code == 401
-    # Another spelling and another address: still the same account.
-    assert login(client, alice.upper(), "wrong password!", "192.0.2.2").status_code == 401
-    assert_429(login(client, alice, DEFAULT_PASSWORD, "192.0.2.3"), 2, "for this account")
-    assert login(client, bob, DEFAULT_PASSWORD, "192.0.2.1").status_code == 200
+    assert login(client, alice, "wrong password!").status_code == 401
+    # Another spelling of the email: still the same account.
+    assert login(client, alice.upper(), "wrong password!").status_code == 401
+    assert_429(login(client, alice, DEFAULT_PASSWORD), 2, "for this account from this address")
+    # Another account from the same address has budgets of its own.
+    assert login(client, bob, DEFAULT_PASSWORD).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "windows",
+    [("hour", "hour"), ("minute", "hour")],
+    ids=["same-windows", "shorter-address-window"],
+)
+def test_guesses_from_elsewhere_do_not_lock_the_owner_out(make_app, windows):
+    """The account-wide budget refuses only addresses that have been failing (OWASP's
+    advice on lockout): once guessing from several addresses has spent it, every guessing
+    address is refused, and the owner's right password from another address logs in.
+
+    (Before, one budget per account refused everyone, the owner included: guessing at an
+    account locked its owner out.)
+    """
+    # The limiter checks shorter windows first: the address's budget may be counted before
+    # the account-wide one is checked, which must not make a fresh address look failing.
+    address_window, account_window = windows
+    app = make_app(
+        RATELIMIT_LOGIN_FAILURES_PER_ADDRESS=f"1000/{address_window}",
+        RATELIMIT_LOGIN_FAILURES_PER_ACCOUNT=f"2/{account_window}",
+    )
+    owner = make_user(app)
+    client = app.test_client()
+
+    def guesses(address: str, count: int) -> list[int]:
+        return [login(client, owner, "wrong password!", address).status_code for _ in range(count)]
+
+    # Each address's first failure is not counted account-wide (it was not failing yet);
+    # its second is. After two addresses the account's budget is spent.
+    assert guesses("198.51.100.1", 3) == [401, 401, 429]
+    assert guesses("198.51.100.2", 2) == [401, 401]
+    assert guesses("198.51.100.3", 1) == [401]
+    refused = login(client, owner, "wrong password!", "198.51.100.3")
+    assert_429(refused, 2, "for this account from addresses that have been failing")
+    # A failing address is refused even with the right password ...
+    assert login(client, owner, DEFAULT_PASSWORD, "198.51.100.2").status_code == 429
+    # ... and so is an address that has failed on another account (any failure counts).
+    assert login(client, "nobody@example.com", "wrong password!", "198.51.100.4").status_code == 401
+    assert login(client, owner, DEFAULT_PASSWORD, "198.51.100.4").status_code == 429
+    # The owner, from an address that has not been failing, logs in.
+    assert login(client, owner, DEFAULT_PASSWORD, "198.51.100.9").status_code == 200
 
 
 def test_successful_logins_are_not_counted(make_app):
@@ -169,3 +294,66 @@ def test_redis_down_fails_open_with_a_warning(make_app, caplog):
         assert_429(login(client, email, DEFAULT_PASSWORD), 2, "from this address")
     finally:
         make_app.server.start()
+
+
+def access_addresses(caplog) -> list[str | None]:
+    return [r.fields["address"] for r in caplog.records if r.name == "api.access"]
+
+
+@pytest.mark.parametrize("make_app", ["memory"], indirect=True)
+def test_x_forwarded_for_is_ignored_without_trusted_proxies(make_app, caplog):
+    """Any client can send X-Forwarded-For: with TRUSTED_PROXY_HOPS 0 (the default) a new
+    value per request does not buy a new budget, and the logs name the peer."""
+    app = make_app(RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="2/hour")
+    client = app.test_client()
+
+    def guess(n: int):
+        return client.post(
+            LOGIN,
+            json={"email": f"nobody{n}@example.com", "password": "wrong password!"},
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+            environ_base={"REMOTE_ADDR": "192.0.2.1"},
+        )
+
+    caplog.set_level(logging.INFO, logger="api.access")
+    assert [guess(n).status_code for n in range(2)] == [401, 401]
+    assert_429(guess(3), 2, "from this address")
+    assert set(access_addresses(caplog)) == {"192.0.2.1"}
+
+
+@pytest.mark.parametrize("make_app", ["memory"], indirect=True)
+def test_trusted_proxy_hops_give_the_client_address(make_app, caplog):
+    """Behind one trusted proxy the client is the header's last entry (what the proxy saw);
+    entries the client wrote itself, further left, change nothing."""
+    app = make_app(RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="2/hour", TRUSTED_PROXY_HOPS=1)
+    client = app.test_client()
+
+    def guess(forwarded_for: str):
+        return client.post(
+            LOGIN,
+            json={"email": "nobody@example.com", "password": "wrong password!"},
+            headers={"X-Forwarded-For": forwarded_for},
+            environ_base={"REMOTE_ADDR": "192.0.2.254"},  # the proxy
+        )
+
+    caplog.set_level(logging.INFO, logger="api.access")
+    assert guess("203.0.113.7").status_code == 401
+    assert guess("198.51.100.1, 203.0.113.7").status_code == 401
+    assert_429(guess("198.51.100.2, 203.0.113.7"), 2, "from this address")
+    # Another client behind the same proxy has a budget of its own.
+    assert guess("203.0.113.8").status_code == 401
+    assert access_addresses(caplog) == ["203.0.113.7"] * 3 + ["203.0.113.8"]
+
+
+def test_trusted_proxy_hops_must_be_a_count(monkeypatch):
+    from api import config
+
+    monkeypatch.setenv("JWT_SECRET_KEY", "a-secret-long-enough-for-the-config-to-accept-it")
+    monkeypatch.setenv("TRUSTED_PROXY_HOPS", "2")
+    assert config.Config().TRUSTED_PROXY_HOPS == 2
+    monkeypatch.delenv("TRUSTED_PROXY_HOPS")
+    assert config.Config().TRUSTED_PROXY_HOPS == 0
+    for bad in ("-1", "one", "1.5"):
+        monkeypatch.setenv("TRUSTED_PROXY_HOPS", bad)
+        with pytest.raises(RuntimeError, match="TRUSTED_PROXY_HOPS"):
+            config.Config()

@@ -189,8 +189,18 @@ def tail(path: Path, limit: int = 4000) -> str:
 
 def app_env(database_url: str, instance_dir: Path, **extra: str) -> dict[str, str]:
     """The app's environment: development config and this database; nothing of the
-    caller's QBANK_*, DATABASE_*, REDIS_URL, GUNICORN_ or BENCH_* settings leaks in."""
-    drop = ("QBANK_", "DATABASE_", "BENCH_", "REDIS_URL", "ACCESS_LOG", "GUNICORN_", "FLASK_DEBUG")
+    caller's QBANK_*, DATABASE_*, REDIS_URL, RATELIMIT_STORAGE_URI, GUNICORN_ or BENCH_*
+    settings leaks in."""
+    drop = (
+        "QBANK_",
+        "DATABASE_",
+        "BENCH_",
+        "REDIS_URL",
+        "RATELIMIT_STORAGE_URI",
+        "ACCESS_LOG",
+        "GUNICORN_",
+        "FLASK_DEBUG",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update(
         DATABASE_URL=database_url,
@@ -353,3 +363,18 @@ def chunked(body: bytes, size: int = 65536) -> bytes:
         for i in range(0, len(body), size)
     ]
     return b"".join(parts) + b"0\r\n\r\n"
+
+
+def pid_tagged_app():
+    """The app, each response naming the gunicorn worker that made it (X-Worker-Pid), so a
+    test can tell that its requests were answered by several workers."""
+    from api import create_app
+
+    app = create_app()
+
+    @app.after_request
+    def _tag(response):
+        response.headers["X-Worker-Pid"] = str(os.getpid())
+        return response
+
+    return app

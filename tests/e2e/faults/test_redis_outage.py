@@ -118,12 +118,18 @@ def test_redis_outage_fails_open_for_limits_and_closed_for_revocation(pg, templa
                 time.sleep(0.5)
             email = f"after-{uuid.uuid4().hex[:8]}@example.com"
             assert failed_logins(base, email, 6) == [401, 401, 401, 429, 429, 429]
-            # ... counted in Redis: the account's counter (keyed by a hash, never the email).
+            # ... counted in Redis: the account's counters (keyed by a hash, never the email),
+            # the account-and-address budget and the account-wide one (this address had
+            # been failing already, with the pokes, so the account-wide one counts it too).
             digest = hashlib.sha256(email.encode()).hexdigest()[:32]
             client = redis_client.Redis.from_url(redis.url)
             try:
-                keys = client.keys(f"*account:{digest}*")
-                assert [int(client.get(key)) for key in keys] == [3], keys
+                keys = sorted(client.keys(f"*account:{digest}*"))
+                assert [int(client.get(key)) for key in keys] == [3, 3], keys
+                assert [key.split(b"/")[3] for key in keys] == [
+                    b"login-account",
+                    b"login-account-address",
+                ], keys
                 assert not client.keys(f"*{email}*")
             finally:
                 client.close()
