@@ -49,7 +49,12 @@ from api.platform import ratelimit
 from api.platform.errors import NotFound
 from api.platform.http_cache import not_cached
 from api.platform.parsing import existing_id, load_or_422, no_args, parse_args, parse_body
-from api.platform.responses import paged, require_if_match, with_etag
+from api.platform.responses import (
+    paged,
+    require_if_match,
+    require_if_match_header,
+    with_etag,
+)
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -126,6 +131,7 @@ class QuestionItem(Resource):
     @role_required("editor")
     def patch(self, question_id: int):
         """Change a question (editors; If-Match required)."""
+        require_if_match_header()
         question = find_question(question_id)
         _require_current(question)
         changes = parse_body(question_patch_schema)
@@ -136,6 +142,7 @@ class QuestionItem(Resource):
     @role_required("editor")
     def delete(self, question_id: int):
         """Delete a question (editors; If-Match required)."""
+        require_if_match_header()
         question = find_question(question_id)
         _require_current(question)
         editorial.delete_question(question=question)
@@ -200,6 +207,7 @@ class TopicItem(Resource):
     @role_required("editor")
     def patch(self, slug: str):
         """Rename or describe a topic (editors; If-Match required)."""
+        require_if_match_header()
         require_if_match(_topic_payload(slug))
         changes = parse_body(topic_patch_schema)
         topic = editorial.update_topic(topic=editorial.get_topic_row(slug), data=changes)
@@ -208,6 +216,7 @@ class TopicItem(Resource):
     @role_required("editor")
     def delete(self, slug: str):
         """Delete an empty topic (editors; If-Match required)."""
+        require_if_match_header()
         require_if_match(_topic_payload(slug))
         editorial.delete_topic(topic=editorial.get_topic_row(slug))
         return Response(status=204)

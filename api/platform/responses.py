@@ -61,16 +61,22 @@ def representation_etag(payload: Any) -> str:
     return generate_etag(output_json(payload, 200).get_data())
 
 
+def require_if_match_header() -> None:
+    """A conditional write without If-Match is a 428, before anything is looked up: the
+    caller learns what the request lacks whether or not the resource exists."""
+    if "If-Match" not in request.headers:
+        raise PreconditionRequired(
+            "Send If-Match with the ETag from your last GET of this resource."
+        )
+
+
 def require_if_match(*payloads: Any) -> None:
     """Optimistic concurrency: a write must name the representation it was based on.
 
     No If-Match is a 428; one matching none of the resource's current representations
     (a question reads differently with and without its answer) is a 412. `*` matches.
     """
-    if "If-Match" not in request.headers:
-        raise PreconditionRequired(
-            "Send If-Match with the ETag from your last GET of this resource."
-        )
+    require_if_match_header()
     if request.if_match.star_tag:
         return
     current = [representation_etag(p) for p in payloads]

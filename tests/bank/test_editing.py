@@ -189,6 +189,25 @@ def test_patch_needs_if_match(client, editor):
     assert response.mimetype == "application/problem+json"
 
 
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("PATCH", f"{Q}/999999"),
+        ("DELETE", f"{Q}/999999"),
+        ("PATCH", "/api/v1/topics/no-such-topic"),
+        ("DELETE", "/api/v1/topics/no-such-topic"),
+    ],
+)
+def test_a_write_without_if_match_is_428_whether_or_not_its_target_exists(
+    client, editor, assert_problem, method, url
+):
+    """What the request lacks is said first (the contract run found a 404 here)."""
+    response = client.open(url, method=method, json={"difficulty": "hard"}, headers=editor)
+    assert_problem(response, 428, "precondition-required")
+    with_tag = client.open(url, method=method, json={}, headers={**editor, "If-Match": "*"})
+    assert with_tag.status_code == 404
+
+
 def test_patch_with_stale_etag_is_412_and_changes_nothing(client, editor):
     body, etag = created(client, editor, prompt="Two editors at once?")
     url = f"{Q}/{body['id']}"
