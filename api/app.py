@@ -32,6 +32,8 @@ CORS_EXPOSE_HEADERS = [
     "Idempotent-Replayed",
     "Link",
     "Location",
+    "RateLimit",
+    "RateLimit-Policy",
     "Retry-After",
     "WWW-Authenticate",
     "X-RateLimit-Limit",

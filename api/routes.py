@@ -24,6 +24,7 @@ from api.platform.operations import (
     ProblemItem,
     ProblemList,
     Ready,
+    Root,
 )
 from api.practice import problems as practice_problems  # noqa: F401
 from api.practice.resources import (
@@ -73,6 +74,7 @@ def register_routes(api) -> None:
     api.add_resource(UserList, f"{V1}/users")
     api.add_resource(UserItem, f"{V1}/users/<int:user_id>")
 
+    api.add_resource(Root, "/")
     api.add_resource(Health, "/healthz")
     api.add_resource(Ready, "/readyz")
     api.add_resource(OpenApiSpec, "/openapi.yaml")

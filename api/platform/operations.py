@@ -134,3 +134,24 @@ class ProblemItem(Resource):
         if entry is None:
             raise NotFound(f"There is no problem type '{slug}'; GET /problems lists them.")
         return entry.as_json(), 200, {"Cache-Control": "public, max-age=3600"}
+
+
+ROOT_LINKS = {
+    "docs": "/docs",
+    "openapi": "/openapi.yaml",
+    "health": "/healthz",
+    "ready": "/readyz",
+    "problems": "/problems",
+    "api": "/api/v1/questions",
+}
+
+
+class Root(Resource):
+    def get(self):
+        """Where to start: links to the docs, the contract, health and the API."""
+        body = {
+            "name": "Question Bank API",
+            "description": "A bank of technical interview questions, to browse and to practise on.",
+            "links": ROOT_LINKS,
+        }
+        return body, 200, {"Cache-Control": "public, max-age=300"}

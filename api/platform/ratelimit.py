@@ -32,6 +32,7 @@ worker for the length of an outage is not.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context, request
@@ -110,9 +111,11 @@ class AppLimiter(Limiter):
             "_storage_options": dict(unbound.get("_storage_options") or {}),
             "_storage_dead": False,
         }
-        # Registered before the limiter's own hook, so it runs after it (Flask runs
-        # after_request hooks in reverse): Retry-After means something on a 429 or 503 only.
+        # Registered before the limiter's own hook, so they run after it (Flask runs
+        # after_request hooks in reverse): Retry-After means something on a 429 or 503 only,
+        # and the IETF fields restate the X-RateLimit-* ones the limiter has just written.
         app.after_request(_retry_after_only_when_refused)
+        app.after_request(self._ietf_fields)
         try:
             super().init_app(app)
             app.extensions[STATE_KEY] = self._staging
@@ -147,6 +150,24 @@ class AppLimiter(Limiter):
             self.logger.exception("Failed to refund a rate limit. Swallowing error")
         return response
 
+    def _ietf_fields(self, response: Response) -> Response:
+        """`RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers) for the
+        limit the `X-RateLimit-*` headers describe: its name, quota and window, and what is
+        left of it and for how many seconds, e.g. `"writes";q=120;w=60` and
+        `"writes";r=119;t=42`."""
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        reset = response.headers.get("X-RateLimit-Reset")
+        current = self.current_limit if remaining is not None and reset is not None else None
+        if current is None:
+            return response
+        name = policy_name(current.request_args[-1] if current.shared else "default")
+        item = current.limit
+        # X-RateLimit-Reset is the second after the window's end: t stays within w.
+        seconds_left = min(max(0, int(reset) - int(time.time())), item.get_expiry())
+        response.headers["RateLimit-Policy"] = f'"{name}";q={item.amount};w={item.get_expiry()}'
+        response.headers["RateLimit"] = f'"{name}";r={remaining};t={seconds_left}'
+        return response
+
     def has_counted(self, limit_value: str, *, scope: str, key: str) -> bool:
         """Whether the shared limit `scope` has counted anything for `key` in its window.
 
@@ -164,6 +185,11 @@ class AppLimiter(Limiter):
         if request.method in SAFE_METHODS:
             return None
         return super()._check_request_limit(*args, **kwargs)
+
+
+def policy_name(scope: str) -> str:
+    """A limit's scope as a Structured Field String's content: printable ASCII, no quotes."""
+    return "".join(ch for ch in scope if " " <= ch <= "~" and ch not in '"\\') or "default"
 
 
 def _retry_after_only_when_refused(response: Response) -> Response:

@@ -64,3 +64,14 @@ def test_docs_assets_are_confined(client):
         response = client.get(f"/docs/assets/{name}")
         assert response.status_code == 404
         assert response.mimetype == "application/problem+json"
+
+
+def test_the_root_links_to_where_to_start(client):
+    """`GET /` was a 404: it names the service and links the docs, the contract, health,
+    the problem types and the API, each of which answers."""
+    response = client.get("/")
+    assert response.status_code == 200
+    links = response.get_json()["links"]
+    assert set(links) == {"docs", "openapi", "health", "ready", "problems", "api"}
+    for name, href in links.items():
+        assert client.get(href).status_code == 200, name

@@ -8,6 +8,7 @@ when there is no Redis (api/platform/ratelimit_sqlite.py).
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
@@ -276,6 +277,50 @@ def test_writes_are_budgeted_per_user(make_app):
     assert client.get("/api/v1/me", headers=first).status_code == 200
     response = client.post("/api/v1/quizzes", headers=second, json={"count": 1})
     assert response.status_code == 409
+
+
+IETF_FIELD = re.compile(r'^"([a-z-]+)";(\w)=(\d+);(\w)=(\d+)$')
+
+
+def ietf(response) -> tuple[dict, dict]:
+    """RateLimit-Policy and RateLimit as {name, q, w} and {name, r, t}."""
+    policy = IETF_FIELD.fullmatch(response.headers["RateLimit-Policy"])
+    state = IETF_FIELD.fullmatch(response.headers["RateLimit"])
+    assert policy and state, (response.headers["RateLimit-Policy"], response.headers["RateLimit"])
+    assert (policy[2], policy[4], state[2], state[4]) == ("q", "w", "r", "t")
+    assert policy[1] == state[1]
+    return (
+        {"name": policy[1], "q": int(policy[3]), "w": int(policy[5])},
+        {"name": state[1], "r": int(state[3]), "t": int(state[5])},
+    )
+
+
+def test_ietf_ratelimit_fields_restate_the_limit(make_app):
+    """draft-ietf-httpapi-ratelimit-headers: the policy (quota, window) and what is left of
+    it, beside the X-RateLimit-* headers and agreeing with them, on writes and refusals."""
+    app = make_app(RATELIMIT_WRITES="3/hour", RATELIMIT_LOGIN_FAILURES_PER_ADDRESS="2/hour")
+    headers = login_headers(app, make_user(app))
+    client = app.test_client()
+    for n in range(3):
+        response = client.post("/api/v1/quizzes", headers=headers, json={"count": 1})
+        policy, state = ietf(response)
+        assert policy == {"name": "writes", "q": 3, "w": 3600}
+        assert state["name"] == "writes" and state["r"] == 2 - n
+        assert state["r"] == int(response.headers["X-RateLimit-Remaining"])
+        assert 0 <= state["t"] <= 3600
+    refused = client.post("/api/v1/quizzes", headers=headers, json={"count": 1})
+    assert refused.status_code == 429
+    assert ietf(refused)[1]["r"] == 0
+    # A failed login shows the failed-login budget it spent, by its own name.
+    body = {"email": "nobody@example.com", "password": "not the password at all"}
+    failed = client.post(LOGIN, json=body)
+    policy, state = ietf(failed)
+    assert policy["name"].startswith("login-")
+    assert policy["q"] == int(failed.headers["X-RateLimit-Limit"])
+    assert state["r"] == int(failed.headers["X-RateLimit-Remaining"])
+    # Reads are not limited: no fields.
+    read = client.get("/api/v1/me", headers=headers)
+    assert "RateLimit" not in read.headers and "RateLimit-Policy" not in read.headers
 
 
 @pytest.mark.parametrize("make_app", ["redis"], indirect=True)
