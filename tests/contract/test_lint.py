@@ -3,8 +3,8 @@
 
 The linters are the Node tools pinned in package.json / package-lock.json, installed by
 `tests/support/node.py`. Their findings are parsed from their JSON output and listed in
-the assertion message. The linters check examples against their schemas (proved on a
-document with a wrong example).
+the assertion message. Every operation carries request and response examples, and the
+linters check them against their schemas (proved on a document with a wrong example).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.contract import SPEC_FILE
+from tests.support.contract import SPEC, SPEC_FILE
 from tests.support.node import NODE_ENV, PROJECT_ROOT, node_tool
 
 LINT_TIMEOUT = 300  # seconds; Spectral takes about ten on the whole document
+SPEC_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 SPECTRAL_SEVERITIES = {0: "error", 1: "warn", 2: "info", 3: "hint"}
 
 
@@ -98,6 +99,36 @@ def test_spectral_finds_nothing():
 def test_redocly_finds_nothing():
     findings = redocly(SPEC_FILE)
     assert not findings, _listing(findings)
+
+
+def _resolve(node: dict) -> dict:
+    while "$ref" in node:
+        kind, name = node["$ref"].split("/")[-2:]
+        node = SPEC["components"][kind][name]
+    return node
+
+
+def _has_examples(media: dict) -> bool:
+    return bool(media.get("examples") or "example" in media)
+
+
+def test_every_operation_has_request_and_response_examples():
+    missing = []
+    for path, item in SPEC["paths"].items():
+        for method, operation in item.items():
+            if method not in SPEC_METHODS:
+                continue
+            where = f"{method.upper()} {path}"
+            body = operation.get("requestBody")
+            if body:
+                for media_type, media in _resolve(body)["content"].items():
+                    if not _has_examples(media):
+                        missing.append(f"{where} request {media_type}")
+            for status, response in operation["responses"].items():
+                for media_type, media in _resolve(response).get("content", {}).items():
+                    if not _has_examples(media):
+                        missing.append(f"{where} {status} {media_type}")
+    assert not missing, "no example:\n" + "\n".join(missing)
 
 
 def test_the_linters_check_examples_against_their_schemas(tmp_path):
