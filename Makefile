@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 export FLASK_APP := api
 export QBANK_ENV ?= development
 
-.PHONY: install serve test lint migrate seed bench eval clean
+.PHONY: install serve test lint lint-spec migrate seed bench eval clean
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest
 
+# Spectral and Redocly on openapi.yaml alone (make test runs them too, in
+# tests/contract/test_lint.py, which installs the pinned Node tools first).
+lint-spec: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/contract/test_lint.py
+
 # wrk on loopback against the app and a bare-Flask baseline (bench/README.md); BENCH_QUICK=1
 # for a short development run. Writes bench/results/latest.md.
 bench: install
@@ -45,4 +50,4 @@ eval: install
 	$(BIN)/python -m eval.run
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules
