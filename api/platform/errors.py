@@ -171,7 +171,7 @@ def problem_response(
     slug = slug or problems.slug_for_status(status)
     body: dict[str, Any] = {
         "type": problem_type(slug),
-        "title": title or HTTPStatus(status).phrase,
+        "title": title or problems.title_of(slug) or HTTPStatus(status).phrase,
         "status": status,
     }
     if detail:

@@ -40,6 +40,11 @@ def type_uri(slug: str) -> str:
     return f"{TYPE_PREFIX}{slug}"
 
 
+def title_of(slug: str) -> str | None:
+    entry = CATALOGUE.get(slug)
+    return entry.title if entry is not None else None
+
+
 def register(slug: str, status: int, title: str, meaning: str, action: str) -> None:
     existing = CATALOGUE.get(slug)
     entry = ProblemType(slug, status, title, meaning, action)
