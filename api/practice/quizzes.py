@@ -116,10 +116,21 @@ def quiz_progress(quiz: Quiz) -> dict[str, Any]:
             "score": round(sum(scores) / len(question_ids), 3) if question_ids else 0.0,
         }
 
+    def result(question_id: int) -> dict[str, Any]:
+        attempt = latest.get(question_id)
+        return {
+            "question_id": question_id,
+            "answered": attempt is not None,
+            "attempt_id": attempt.id if attempt is not None else None,
+            "passed": attempt.passed if attempt is not None else None,
+            "score": attempt.score if attempt is not None else None,
+        }
+
     return {
         "overall": summary(ids),
         "by_topic": {slug: summary(qids) for slug, qids in sorted(topics.items())},
         "answered_question_ids": sorted(latest),
+        "results": [result(question_id) for question_id in ids],
     }
 
 

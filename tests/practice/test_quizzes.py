@@ -139,10 +139,35 @@ def test_quiz_attempts_update_progress(client, learner):
     )
     assert full["quiz_id"] == quiz["id"]
     assert full["grade"]["score"] == 1.0
-    created(attempt(client, learner, second, self_rating="again", quiz_id=quiz["id"]))
+    again = created(attempt(client, learner, second, self_rating="again", quiz_id=quiz["id"]))
     created(attempt(client, learner, third, self_rating="good"))  # outside the quiz
     progress = client.get(f"{V1}/quizzes/{quiz['id']}", headers=learner).get_json()["progress"]
+    results = progress.pop("results")
     assert progress == expected_summary(quiz, {first: 1.0, second: 0.0})
+    # Per question, in the quiz's order: how its latest attempt in this quiz went.
+    assert results == [
+        {
+            "question_id": first,
+            "answered": True,
+            "attempt_id": full["id"],
+            "passed": True,
+            "score": 1.0,
+        },
+        {
+            "question_id": second,
+            "answered": True,
+            "attempt_id": again["id"],
+            "passed": False,
+            "score": None,
+        },
+        {
+            "question_id": third,
+            "answered": False,
+            "attempt_id": None,
+            "passed": None,
+            "score": None,
+        },
+    ]
     assert progress["overall"] == {"questions": 3, "answered": 2, "passed": 1, "score": 0.333}
     # The latest attempt in the quiz counts.
     created(attempt(client, learner, second, self_rating="hard", quiz_id=quiz["id"]))
@@ -182,7 +207,10 @@ def test_finishing_a_quiz_scores_it_once(client, learner, assert_problem):
     summary = finished.get_json()
     assert summary["finished_at"] is not None
     assert when(summary["finished_at"]) >= when(summary["created_at"])
-    assert summary["progress"] == expected_summary(quiz, {first: 1.0})
+    assert {k: v for k, v in summary["progress"].items() if k != "results"} == expected_summary(
+        quiz, {first: 1.0}
+    )
+    assert [r["answered"] for r in summary["progress"]["results"]] == [True, False]
     assert summary["progress"]["overall"] == {
         "questions": 2,
         "answered": 1,
