@@ -89,6 +89,11 @@ def get_quiz(*, user_id: int, quiz_id: int, admin: bool = False) -> Quiz:
     return quiz
 
 
+def attempt_score(attempt: Attempt) -> float:
+    """An attempt's score; a self-rating scores what it passes (1 or 0)."""
+    return attempt.score if attempt.score is not None else float(attempt.passed)
+
+
 def quiz_progress(quiz: Quiz) -> dict[str, Any]:
     """Per question the latest attempt made in this quiz; totals overall and per topic."""
     latest: dict[int, Attempt] = {}
@@ -108,7 +113,7 @@ def quiz_progress(quiz: Quiz) -> dict[str, Any]:
     def summary(question_ids: list[int]) -> dict[str, Any]:
         done = [latest[q] for q in question_ids if q in latest]
         passed = sum(1 for a in done if a.passed)
-        scores = [a.score if a.score is not None else float(a.passed) for a in done]
+        scores = [attempt_score(a) for a in done]
         return {
             "questions": len(question_ids),
             "answered": len(done),
@@ -123,7 +128,7 @@ def quiz_progress(quiz: Quiz) -> dict[str, Any]:
             "answered": attempt is not None,
             "attempt_id": attempt.id if attempt is not None else None,
             "passed": attempt.passed if attempt is not None else None,
-            "score": attempt.score if attempt is not None else None,
+            "score": attempt_score(attempt) if attempt is not None else None,
         }
 
     return {

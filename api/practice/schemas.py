@@ -98,6 +98,7 @@ class KeyPointResultSchema(Schema):
 
 
 class GradeSchema(Schema):
+    graded_by = fields.String()
     score = fields.Float(allow_none=True)
     passed = fields.Boolean(attribute="graded_passed")
     matched = fields.List(fields.String())
@@ -134,6 +135,12 @@ def _grade(attempt) -> dict:
     columns["graded_passed"] = (
         get_value(attempt, "passed") if graded_passed in (None, missing) else graded_passed
     )
+    # A self-rating is the learner's own grade: it scores what it passes (1 or 0), as the
+    # quiz totals count it, and says who graded it.
+    self_rated = get_value(attempt, "kind") == "self_rating"
+    columns["graded_by"] = "self" if self_rated else "grader"
+    if self_rated:
+        columns["score"] = 1.0 if columns["graded_passed"] else 0.0
     return grade_schema.dump(columns)
 
 

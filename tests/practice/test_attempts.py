@@ -42,6 +42,7 @@ def test_good_free_text_answer_passes_and_teaches(client, learner, slugs):
     assert body["answer"] == answer
     assert body["choices"] is None and body["self_rating"] is None and body["quiz_id"] is None
     assert body["grade"] == {
+        "graded_by": "grader",
         "score": 1.0,
         "passed": True,
         "matched": WHAT_IS_FLASK_POINTS,
@@ -154,6 +155,7 @@ def test_multiple_choice_is_graded_exactly(client, learner, choice_questions):
     assert right["kind"] == "choice"
     assert right["choices"] == [2, 0]
     assert right["grade"] == {
+        "graded_by": "grader",
         "score": 1.0,
         "passed": True,
         "matched": [],
@@ -237,7 +239,8 @@ def test_self_rating(client, learner, slugs, rating, passed):
     assert body["rating"] == rating
     assert body["answer"] is None and body["choices"] is None
     assert body["grade"] == {
-        "score": None,
+        "graded_by": "self",
+        "score": 1.0 if passed else 0.0,  # consistent with passed, as quiz totals count it
         "passed": passed,
         "matched": [],
         "missed": [],

@@ -15,6 +15,7 @@ from tests.support.accounts import login_headers, make_user
 V1 = "/api/v1"
 Q = f"{V1}/questions"
 GRADE_FIELDS = {
+    "graded_by",
     "score",
     "passed",
     "matched",
