@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,15 +26,26 @@ def _bool(name: str, default: bool = False) -> bool:
 
 
 def _local_jwt_secret() -> str:
-    """A secret generated once and kept under instance/, so local restarts keep tokens valid."""
+    """A secret generated once and kept under instance/, so local restarts keep tokens valid.
+
+    Workers start together on a fresh instance directory: each writes a candidate to a
+    file of its own and links it into place, which only the first manages (a link never
+    replaces a file), so every worker reads that one secret, never a half-written file.
+    """
     path = INSTANCE_DIR / "jwt-secret"
-    if path.exists():
-        return path.read_text().strip()
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    path.write_text(secret)
-    path.chmod(0o600)
-    return secret
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        fd, candidate = tempfile.mkstemp(dir=INSTANCE_DIR, prefix=".jwt-secret-")  # 0600
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+            try:
+                os.link(candidate, path)
+            except FileExistsError:
+                pass  # another process was first: its secret stands
+        finally:
+            os.unlink(candidate)
+    return path.read_text().strip()
 
 
 class Config:
