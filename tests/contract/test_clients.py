@@ -6,13 +6,20 @@ clients/openapi-python-client.yaml), and the generated package drives a real gun
 SQLite and PostgreSQL: a learner reads answers with `include=answer` as typed fields and
 finishes a quiz (its 200 parsed), an admin makes an editor, and the editor creates a
 question and dry-runs imports, JSON and plain text.
+
+openapi-typescript's types (with `--default-non-nullable=false`: a field with a `default`
+may be left out of a request, which its default of `true` forbids even for request
+bodies) make `tsc --strict` accept what a frontend naturally writes with openapi-fetch
+(tests/contract/typescript/valid.ts) and refuse each invalid body of its own file there.
 """
 
 from __future__ import annotations
 
 import importlib
 import io
+import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +31,7 @@ import pytest
 from tests.support.accounts import DEFAULT_PASSWORD, new_email
 from tests.support.apps import SEED_QUESTIONS
 from tests.support.live import BIN, ROOT, app_env, flask_cli, serve
+from tests.support.node import NODE_ENV, node_tool
 
 SPEC = ROOT / "openapi.yaml"
 PYTHON_CONFIG = ROOT / "clients" / "openapi-python-client.yaml"
@@ -31,6 +39,17 @@ PACKAGE = "qbank_generated_client"  # a name nothing else imports
 ADMIN_EMAIL = "clients-admin@example.com"
 ADMIN_PASSWORD = "grey tabby purrs on the warm windowsill"
 GENERATE_TIMEOUT = 300  # seconds; the generator formats ~300 files with ruff
+TYPESCRIPT = Path(__file__).parent / "typescript"
+# The options the TypeScript types are generated with (the README says why).
+OPENAPI_TYPESCRIPT_OPTIONS = ("--default-non-nullable=false",)
+# Each invalid body, its file and what tsc says of it: where (line, column), and words of
+# the error that say what is wrong. None is refused for a field it lacks but the one named.
+INVALID_BODIES = {
+    # At `self_rating` (its column), given beside `answer`.
+    "invalid-attempt-two-ways.ts": ((9, 48), "TS2322", "self_rating"),
+    "invalid-password-without-current.ts": ((8, 3), "TS2322", "'current_password' is missing"),
+    "invalid-topic-without-slug.ts": ((7, 51), "TS2322", "'slug' is missing"),
+}
 
 
 def generate_python_client(out: Path) -> str:
@@ -228,3 +247,86 @@ def test_python_client_flow_against_gunicorn(generated, live):
     # Nothing of the dry runs was written: the bank holds one question more, the created one.
     after = api("questions.list_questions").sync(client=anonymous, per_page=1)
     assert isinstance(after, m.QuestionPage) and after.meta.total == total + 1
+
+
+# --------------------------------------------------------------------------- TypeScript
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env={**os.environ, **NODE_ENV},
+        capture_output=True,
+        text=True,
+        timeout=GENERATE_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def typescript(tmp_path_factory) -> Path:
+    """A directory holding the generated types (schema.d.ts) and the committed .ts files."""
+    out = tmp_path_factory.mktemp("typescript")
+    generator = node_tool("openapi-typescript")
+    result = _run(
+        [str(generator), str(SPEC), *OPENAPI_TYPESCRIPT_OPTIONS, "-o", str(out / "schema.d.ts")],
+        out,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "schema.d.ts" in result.stdout + result.stderr
+    for source in TYPESCRIPT.glob("*.ts"):
+        (out / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    return out
+
+
+def tsc(directory: Path, file: str) -> subprocess.CompletedProcess:
+    """`tsc --strict --noEmit` on one file (tests/contract/typescript/tsconfig.json), with
+    the project's node_modules for openapi-fetch."""
+    config = directory / f"tsconfig.{file}.json"
+    config.write_text(
+        json.dumps(
+            {
+                "extends": str(TYPESCRIPT / "tsconfig.json"),
+                "compilerOptions": {"paths": {"*": [str(ROOT / "node_modules" / "*")]}},
+                "files": [file],
+            }
+        ),
+        encoding="utf-8",
+    )
+    return _run(
+        [
+            str(node_tool("tsc")),
+            "--project",
+            str(config),
+            "--strict",
+            "--noEmit",
+            "--pretty",
+            "false",
+        ],
+        directory,
+    )
+
+
+def test_typescript_natural_bodies_compile(typescript):
+    result = tsc(typescript, "valid.ts")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("file", sorted(INVALID_BODIES))
+def test_typescript_invalid_body_does_not_compile(typescript, file):
+    (line, column), code, words = INVALID_BODIES[file]
+    result = tsc(typescript, file)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, f"{file} compiled"
+    errors = [row for row in output.splitlines() if ": error TS" in row]
+    # One error, at the body, of the kind expected: not a typo elsewhere in the file, nor a
+    # field the body lacks that a natural body leaves out (valid.ts).
+    assert len(errors) == 1, output
+    assert errors[0].startswith(f"{file}({line},{column}): error {code}:"), output
+    # What it reports is what the body does wrong: at the named field, or naming it, and no
+    # other field missing.
+    at = (TYPESCRIPT / file).read_text().splitlines()[line - 1][column - 1 :]
+    assert at.startswith(words) or words in output, output
+    missing = re.findall(r"Property '\w+' is missing", output)
+    assert all(words in m for m in missing), output
