@@ -34,6 +34,11 @@ def seeded(backend, database_factory):
         db.engine.dispose()
 
 
+def as_bank(questions: list[dict]) -> dict:
+    """The JSON import body: a bank object holding these questions."""
+    return {"version": 1, "questions": questions}
+
+
 def question_count(app) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count(Question.id)))
@@ -80,7 +85,7 @@ def test_dry_run_reports_and_changes_nothing(seeded):
         {"prompt": "What does the `teardown_appcontext` hook do?", "answer": "Cleans up."},
     ]
     response = client.post(
-        f"{Q}/import?dry_run=true&on_conflict=update", json=payload, headers=editor
+        f"{Q}/import?dry_run=true&on_conflict=update", json=as_bank(payload), headers=editor
     )
     assert response.status_code == 200
     report = response.get_json()
@@ -150,14 +155,14 @@ def _overwrite(question: dict) -> dict:
 @pytest.mark.parametrize(
     "body",
     [
-        lambda q: [{"prompt": "Another question?", "answer": "New."}, _overwrite(q)],
+        lambda q: as_bank([{"prompt": "Another question?", "answer": "New."}, _overwrite(q)]),
         lambda q: {
             "version": 1,
             "topics": [{"slug": "routing", "name": "Renamed"}],
             "questions": [{"prompt": "Another question?", "answer": "New."}, _overwrite(q)],
         },
     ],
-    ids=["array", "bank"],
+    ids=["questions", "topics"],
 )
 def test_an_existing_slug_is_a_conflict_unless_asked_for(edited, assert_problem, body, dry_run):
     """Was: the import overwrote the editor's question (version 5 -> 6, type changed)."""
@@ -180,7 +185,7 @@ def test_on_conflict_update_overwrites_and_reports_versions(edited):
         _overwrite(question),
         {"prompt": "Another question?", "answer": "New."},
     ]
-    response = client.post(f"{Q}/import?on_conflict=update", json=body, headers=editor)
+    response = client.post(f"{Q}/import?on_conflict=update", json=as_bank(body), headers=editor)
     assert response.status_code == 200, response.get_json()
     report = response.get_json()
     assert (report["created"], report["updated"], report["skipped"]) == (1, 1, 0)
@@ -196,7 +201,7 @@ def test_on_conflict_update_overwrites_and_reports_versions(edited):
     ]
     after = client.get(f"{Q}/{question['id']}?include=answer").get_json()
     assert (after["version"], after["type"], after["answer"]) == (6, "true_false", "Overwritten.")
-    again = client.post(f"{Q}/import?on_conflict=update", json=body[:1], headers=editor)
+    again = client.post(f"{Q}/import?on_conflict=update", json=as_bank(body[:1]), headers=editor)
     assert again.get_json()["results"] == [
         {
             "position": 0,
@@ -215,7 +220,7 @@ def test_on_conflict_skip_leaves_existing_questions(edited):
         {"prompt": "Another question?", "answer": "New."},
         _overwrite(question),
     ]
-    response = client.post(f"{Q}/import?on_conflict=skip", json=body, headers=editor)
+    response = client.post(f"{Q}/import?on_conflict=skip", json=as_bank(body), headers=editor)
     assert response.status_code == 200, response.get_json()
     report = response.get_json()
     assert (report["created"], report["updated"], report["skipped"]) == (1, 0, 1)
@@ -233,7 +238,9 @@ def test_on_conflict_skip_leaves_existing_questions(edited):
 
 def test_on_conflict_must_be_known(edited, assert_problem):
     app, editor, _ = edited
-    response = app.test_client().post(f"{Q}/import?on_conflict=overwrite", json=[], headers=editor)
+    response = app.test_client().post(
+        f"{Q}/import?on_conflict=overwrite", json=as_bank([]), headers=editor
+    )
     assert "on_conflict" in assert_problem(response, 400, "invalid-query")["errors"]
 
 
@@ -251,17 +258,11 @@ def _numbered(count: int) -> bytes:
         (
             "application/json",
             lambda n: json.dumps(
-                [{"prompt": "What is Flask?", "answer": "A framework."}] * n
-            ).encode(),
-        ),
-        (
-            "application/json",
-            lambda n: json.dumps(
                 {"version": 1, "questions": [{"prompt": "What is Flask?", "answer": "x"}] * n}
             ).encode(),
         ),
     ],
-    ids=["text", "array", "bank"],
+    ids=["text", "bank"],
 )
 def test_an_import_holds_at_most_import_max_items(
     backend, database_factory, assert_problem, content_type, body
@@ -292,10 +293,23 @@ def test_one_bad_item_imports_nothing(seeded):
         {"prompt": "", "answer": "Broken."},
         {"prompt": "Unknown topic?", "answer": "x", "topics": ["no-such-topic"]},
     ]
-    response = app.test_client().post(f"{Q}/import", json=payload, headers=editor)
+    response = app.test_client().post(f"{Q}/import", json=as_bank(payload), headers=editor)
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
-    assert "2.prompt" in response.get_json()["errors"]
+    assert "questions.2.prompt" in response.get_json()["errors"]
+    assert question_count(app) == before
+
+
+def test_a_bare_array_of_questions_is_refused(seeded, assert_problem):
+    """One JSON shape, the bank object, so that generated clients type the body as one class
+    (openapi-python-client could not send a body that was a bank or an array)."""
+    app, editor = seeded
+    before = question_count(app)
+    items = [{"prompt": "A fine question?", "answer": "Fine."}]
+    response = app.test_client().post(f"{Q}/import", json=items, headers=editor)
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == {"_schema": ["Expected an object."]}
+    assert '"version": 1' in problem["detail"]
     assert question_count(app) == before
 
 
@@ -307,12 +321,12 @@ def test_unknown_topic_or_repeated_slug_imports_nothing(seeded):
         {"prompt": "Good?", "answer": "Yes."},
         {"prompt": "Unknown topic?", "answer": "x", "topics": ["no-such-topic"]},
     ]
-    assert client.post(f"{Q}/import", json=unknown, headers=editor).status_code == 422
+    assert client.post(f"{Q}/import", json=as_bank(unknown), headers=editor).status_code == 422
     twice = [
         {"slug": "same", "prompt": "One?", "answer": "x"},
         {"slug": "same", "prompt": "Two?", "answer": "y"},
     ]
-    response = client.post(f"{Q}/import", json=twice, headers=editor)
+    response = client.post(f"{Q}/import", json=as_bank(twice), headers=editor)
     assert response.status_code == 422
     assert "slug" in response.get_json()["errors"]
     assert question_count(app) == before
@@ -588,7 +602,7 @@ def test_csv_export_neutralises_formulas(exporting):
         for n, cell in enumerate(HOSTILE)
     ]
     items.append({"slug": "plain", "prompt": "What is Flask?", "answer": "A framework."})
-    assert client.post(f"{Q}/import", json=items, headers=editor).status_code == 200
+    assert client.post(f"{Q}/import", json=as_bank(items), headers=editor).status_code == 200
     response = client.get(f"{Q}/export?format=csv", headers=editor)
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True), newline="")))
@@ -650,7 +664,10 @@ def test_markdown_export_renders_only_the_elements_it_writes(exporting):
     }
     client = exporting[0].test_client()
     editor = exporting[1]
-    assert client.post(f"{Q}/import", json=[hostile, plain], headers=editor).status_code == 200
+    assert (
+        client.post(f"{Q}/import", json=as_bank([hostile, plain]), headers=editor).status_code
+        == 200
+    )
     renderer = MarkdownIt("commonmark")  # raw HTML on, as most Markdown viewers
 
     export = client.get(f"{Q}/export?format=markdown", headers=editor).get_data(as_text=True)
@@ -681,7 +698,7 @@ def _largest_import(kind: str, limit: int, budget: int) -> tuple[bytes, str]:
         body = "".join(f"{n}. {prompt}\n{answer.strip()}.\n\n" for n in range(1, limit + 1))
         return body.encode(), "text/plain; charset=utf-8"
     items = [{"prompt": prompt, "answer": answer.strip() + "."} for _ in range(limit)]
-    return json.dumps(items).encode(), "application/json"
+    return json.dumps(as_bank(items)).encode(), "application/json"
 
 
 def test_the_largest_allowed_import_finishes_within_the_worker_timeout(

@@ -344,9 +344,28 @@ def test_import_of_a_slugless_question_never_overwrites(writable_app, role_heade
     """Was a 500 (unique slug violation) when the slug made from the prompt was taken."""
     editor = role_headers["editor"]
     item = {"prompt": "What does a pinned regression pin?", "answer": "Its fix."}
-    first = _write(writable_app, editor, "POST", "/api/v1/questions/import", json=[item])
-    dry = _write(writable_app, editor, "POST", "/api/v1/questions/import?dry_run=1", json=[item])
-    second = _write(writable_app, editor, "POST", "/api/v1/questions/import", json=[item])
+    bank = {"version": 1, "questions": [item]}
+    first = _write(
+        writable_app,
+        editor,
+        "POST",
+        "/api/v1/questions/import",
+        json=bank,
+    )
+    dry = _write(
+        writable_app,
+        editor,
+        "POST",
+        "/api/v1/questions/import?dry_run=1",
+        json=bank,
+    )
+    second = _write(
+        writable_app,
+        editor,
+        "POST",
+        "/api/v1/questions/import",
+        json=bank,
+    )
     assert first.status_code == dry.status_code == second.status_code == 200
     slug = first.get_json()["items"]["created"][0]
     assert second.get_json()["items"]["created"] == [f"{slug}-2"]

@@ -687,7 +687,10 @@ def test_api9_only_one_api_version_is_served(client):
 def test_api10_imported_content_is_data_not_code(app, client):
     """The API consumes no third-party API; what editors import is stored and served as text."""
     editor = login_headers(app, make_user(app, "editor"))
-    payload = [{"prompt": "<script>alert(1)</script>?", "answer": "{{ 7*7 }} ${7*7}"}]
+    payload = {
+        "version": 1,
+        "questions": [{"prompt": "<script>alert(1)</script>?", "answer": "{{ 7*7 }} ${7*7}"}],
+    }
     response = client.post("/api/v1/questions/import", json=payload, headers=editor)
     assert response.status_code == 200
     slug = response.get_json()["items"]["created"][0]

@@ -7,7 +7,7 @@ from flask_restful import Resource
 
 from api.accounts.roles import role_required
 from api.bank.licence import LICENCE_LINK
-from api.bank.payloads import bank_file_schema, import_args, questions_in_schema
+from api.bank.payloads import bank_file_schema, import_args
 from api.bank.reading import QuestionFilters
 from api.bank.schemas import export_args
 from api.bank.transfer import exchange as transfer
@@ -54,24 +54,23 @@ def _load_items(schema, data):
 
 
 def _json_bank(max_items: int) -> dict:
-    """A JSON array of questions, or a bank object with topics (what export writes).
+    """A bank object (what export writes): its questions, and topics to create or update.
 
+    The one JSON shape: a bare array of questions is refused, so that every client, the
+    generated ones too, has one type for the JSON body (`{"version": 1, "questions": [...]}`).
     The items are counted before any is validated: an oversized import costs the JSON
     parse and no more.
     """
     payload = read_json()
-    items = payload.get("questions") if isinstance(payload, dict) else payload
+    if not isinstance(payload, dict):
+        raise InvalidBody(
+            'Send a bank object: {"version": 1, "questions": [...]}.',
+            errors={"_schema": ["Expected an object."]},
+        )
+    items = payload.get("questions")
     if isinstance(items, list) and len(items) > max_items:
         raise transfer.ImportTooManyItems(max_items)
-    if isinstance(payload, list):
-        bank = {"topics": [], "questions": _load_items(questions_in_schema, payload)}
-    elif isinstance(payload, dict):
-        bank = _load_items(bank_file_schema, payload)
-    else:
-        raise InvalidBody(
-            "Send a JSON array of questions or a bank object.",
-            errors={"_schema": ["Expected an array or an object."]},
-        )
+    bank = _load_items(bank_file_schema, payload)
     slugs = [q["slug"] for q in bank["questions"] if q.get("slug")]
     if len(slugs) != len(set(slugs)):
         twice = sorted({s for s in slugs if slugs.count(s) > 1})
