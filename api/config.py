@@ -178,6 +178,10 @@ class Config:
         ):
             if os.environ.get(f"{key}_SECONDS"):
                 setattr(self, key, timedelta(seconds=int(os.environ[f"{key}_SECONDS"])))
+        if os.environ.get("JWT_ACCESS_TOKEN_SECONDS"):
+            self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(
+                seconds=int(os.environ["JWT_ACCESS_TOKEN_SECONDS"])
+            )
         if not 0 <= self.PASSWORD_MIN_STRENGTH <= 4:
             raise RuntimeError("PASSWORD_MIN_STRENGTH is a zxcvbn score: 0 to 4")
         self.DEBUG = _bool("FLASK_DEBUG", False)

@@ -31,7 +31,7 @@ import pytest
 from tests.support.accounts import DEFAULT_PASSWORD, new_email
 from tests.support.apps import SEED_QUESTIONS
 from tests.support.live import BIN, ROOT, app_env, flask_cli, serve
-from tests.support.node import NODE_ENV, node_tool
+from tests.support.node import node_tool, run
 
 SPEC = ROOT / "openapi.yaml"
 PYTHON_CONFIG = ROOT / "clients" / "openapi-python-client.yaml"
@@ -253,15 +253,7 @@ def test_python_client_flow_against_gunicorn(generated, live):
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        args,
-        cwd=cwd,
-        env={**os.environ, **NODE_ENV},
-        capture_output=True,
-        text=True,
-        timeout=GENERATE_TIMEOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    return run(args, cwd, GENERATE_TIMEOUT)
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tests.support.servers import _ensure_installed
 
-__all__ = ["NODE_ENV", "PROJECT_ROOT", "node_tool"]
+__all__ = ["NODE_ENV", "PROJECT_ROOT", "node_binary", "node_tool", "run"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_JSON = PROJECT_ROOT / "package.json"
@@ -135,3 +135,22 @@ def node_tool(name: str) -> Path:
     if not os.access(tool, os.X_OK):
         raise RuntimeError(f"{tool} missing after npm ci; is {name!r} in package.json?")
     return tool
+
+
+def node_binary() -> str:
+    """The `node` to run built JavaScript with (installed like the tools when missing)."""
+    node, _ = _ensure_node()
+    return node
+
+
+def run(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """A Node tool (or node itself) run in `cwd` with NODE_ENV, its output captured."""
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env={**os.environ, **NODE_ENV},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
