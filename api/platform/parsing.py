@@ -74,6 +74,21 @@ class Slug(SafeString):
         super().__init__(validate=[self.SHAPE, *extra], **kwargs)
 
 
+class FilterList(fields.List):
+    """A filter's values in a JSON body, written either way the query string takes them: a
+    list, or one string of comma-separated values (`"routing,templates"`); whitespace
+    around a value is ignored and an empty value is a mistake, as in `?topic=a,,b`."""
+
+    default_error_messages = {"empty": "Empty value: give one, or leave the filter out."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")]
+            if not all(value):
+                raise self.make_error("empty")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class QueryInteger(fields.Integer):
     """An integer written in ASCII digits: not `1_000`, `1.0` or non-Latin digits `int()` takes."""
 

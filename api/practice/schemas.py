@@ -8,7 +8,7 @@ from marshmallow.utils import get_value
 
 from api.bank.payloads import JsonInteger, WholeSlug
 from api.bank.schemas import ANSWER_FIELDS, FilterArgs, QuestionSchema, UTCDateTime
-from api.platform.parsing import PageArgs, QueryInteger, SafeString
+from api.platform.parsing import FilterList, PageArgs, QueryInteger, SafeString
 from api.practice.models import SELF_RATINGS
 
 ANSWER_MAX = 5000
@@ -57,22 +57,22 @@ class QuizIn(Schema):
     """A quiz's filters are stored with it: each list is bounded (FILTER_VALUES_MAX)."""
 
     count = JsonInteger(load_default=10, validate=validate.Range(min=1, max=50))
-    topic = fields.List(
+    topic = FilterList(
         WholeSlug(validate=validate.Length(max=64)),
         load_default=list,
         validate=validate.Length(max=FILTER_VALUES_MAX),
     )
-    tag = fields.List(
+    tag = FilterList(
         WholeSlug(validate=validate.Length(max=64)),
         load_default=list,
         validate=validate.Length(max=FILTER_VALUES_MAX),
     )
-    difficulty = fields.List(
+    difficulty = FilterList(
         fields.String(validate=validate.OneOf(("easy", "medium", "hard"))),
         load_default=list,
         validate=validate.Length(max=FILTER_VALUES_MAX),
     )
-    type = fields.List(
+    type = FilterList(
         fields.String(validate=validate.OneOf(("open", "multiple_choice", "true_false"))),
         load_default=list,
         validate=validate.Length(max=FILTER_VALUES_MAX),

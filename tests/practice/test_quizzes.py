@@ -106,7 +106,7 @@ def test_quiz_withholds_answers_and_honours_filters(client, learner):
         ({"count": 0}, "count"),
         ({"count": 51}, "count"),
         ({"topic": ["Not A Slug"]}, "topic.0"),
-        ({"topic": "routing"}, "topic"),
+        ({"topic": "routing,,templates"}, "topic"),  # a string is a comma list: none empty
         ({"difficulty": ["trivial"]}, "difficulty.0"),
         ({"type": ["essay"]}, "type.0"),
         ({"shuffle": True}, "shuffle"),
@@ -242,3 +242,16 @@ def test_a_quiz_draws_one_question_of_a_related_group(bank_app, client, learner)
     assert len(drawn & migrations) == 1
     pool = int(client.get(f"{Q}?topic=databases").headers["X-Total-Count"])
     assert len(drawn) == pool - 3  # everything else in the topic was drawn
+
+
+def test_quiz_filters_take_the_query_strings_syntax_too(client, learner, assert_problem):
+    """One filter syntax: a quiz body takes a filter as a list or as the query string writes
+    it, one comma-separated string; both start the same quiz."""
+    as_list = {"count": 1, "topic": ["routing", "templates"], "difficulty": ["easy"]}
+    as_text = {"count": 1, "topic": "routing, templates", "difficulty": "easy"}
+    listed = created(client.post(f"{V1}/quizzes", json=as_list, headers=learner))
+    written = created(client.post(f"{V1}/quizzes", json=as_text, headers=learner))
+    assert listed["filters"] == written["filters"]
+    assert written["filters"]["topic"] == ["routing", "templates"]
+    empty = client.post(f"{V1}/quizzes", json={"topic": "routing,,templates"}, headers=learner)
+    assert "topic" in assert_problem(empty, 422)["errors"]
