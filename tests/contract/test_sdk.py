@@ -82,6 +82,7 @@ def test_a_learner_flow_through_the_typescript_sdk(built, live):
     assert seen["listed"] == seen["total"] == int(topic.headers["X-Total-Count"]) > 5
     assert seen["answer_typed"] is True
     assert seen["revalidated"] == 1  # the second read was a 304 answered from the cache
+    assert seen["small_cache"] == [0, 1]  # a one-entry cache drops the least recent
     assert seen["finished"] is True and seen["results"] == [True, False]
     assert seen["me_after_expiry"] is True
     assert seen["token_pairs"] == 2  # the login's, and the refresh's after the expiry

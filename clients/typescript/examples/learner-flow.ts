@@ -36,6 +36,17 @@ const twice = await Qbank.ok(await read());
 seen.answer_typed = typeof once.answer === "string" && once.answer === twice.answer;
 seen.revalidated = qbank.revalidated;
 
+// A cache of one answer: reading another question drops the first one's.
+const small = new Qbank({ baseUrl: base, cacheEntries: 1 });
+const get = (id: number) =>
+  small.api.GET("/api/v1/questions/{question_id}", { params: { path: { question_id: id } } });
+await get(ids[0]);
+await get(ids[1]);
+await get(ids[0]); // dropped: read whole again
+const afterEviction = small.revalidated;
+await get(ids[0]); // kept: a 304
+seen.small_cache = [afterEviction, small.revalidated];
+
 // A quiz of two, one question rated, finished with per-question results.
 const quiz = await Qbank.ok(await qbank.api.POST("/api/v1/quizzes", { body: { count: 2 } }));
 await Qbank.ok(

@@ -42,6 +42,8 @@ export interface QbankOptions {
   fetch?: typeof fetch;
   /** Called with every new pair of tokens (after login and each refresh), to keep them. */
   onTokens?: (tokens: Tokens) => void;
+  /** GET answers kept for revalidation, the least recently used dropped first (200). */
+  cacheEntries?: number;
 }
 
 interface Cached {
@@ -200,13 +202,21 @@ export class Qbank {
     const response = await this.rawFetch(request);
     if (key && cached && response.status === 304) {
       this.revalidated += 1;
+      this.cache.delete(key); // most recently used: last in line to be dropped
+      this.cache.set(key, cached);
       return new Response(cached.body, { status: 200, headers: cached.headers });
     }
     const etag = response.headers.get("ETag");
     const storable = (response.headers.get("Cache-Control") ?? "").includes("no-store") === false;
     if (key && response.status === 200 && etag && storable) {
       const body = await response.clone().text();
+      this.cache.delete(key); // re-inserted last: a Map keeps insertion order
       this.cache.set(key, { etag, body, headers: [...response.headers.entries()] });
+      const limit = this.options.cacheEntries ?? 200;
+      for (const oldest of this.cache.keys()) {
+        if (this.cache.size <= limit) break;
+        this.cache.delete(oldest);
+      }
     }
     return response; // a problem reaches openapi-fetch as `error`; Qbank.ok throws it typed
   }
