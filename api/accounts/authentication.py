@@ -52,12 +52,10 @@ def _challenge(error: str | None = None, description: str | None = None) -> str:
     return ", ".join(parts)
 
 
-def unauthorized(
-    detail: str, *, slug: str, title: str, error: str | None = "invalid_token"
-) -> Response:
+def unauthorized(detail: str, *, slug: str, error: str | None = "invalid_token") -> Response:
+    """A 401 problem of `slug` (its title is the catalogue's) with the Bearer challenge."""
     return problem_response(
         401,
-        title=title,
         detail=detail,
         slug=slug,
         headers={"WWW-Authenticate": _challenge(error, detail if error else None)},
@@ -65,7 +63,7 @@ def unauthorized(
 
 
 def _invalid(detail: str) -> Response:
-    return unauthorized(detail, slug="invalid-token", title="Invalid token")
+    return unauthorized(detail, slug="invalid-token")
 
 
 def _no_token(_reason: str) -> Response:
@@ -73,7 +71,6 @@ def _no_token(_reason: str) -> Response:
     return unauthorized(
         "Send 'Authorization: Bearer <access token>'.",
         slug="authentication-required",
-        title="Authentication required",
         error=None,
     )
 
@@ -92,7 +89,6 @@ def _expired(_header: dict, _data: dict) -> Response:
     return unauthorized(
         "The token has expired; refresh it or log in again.",
         slug="token-expired",
-        title="Token expired",
     )
 
 
@@ -100,7 +96,6 @@ def _revoked(_header: dict, _data: dict) -> Response:
     return unauthorized(
         "The session of this token has been logged out; log in again.",
         slug="token-revoked",
-        title="Token revoked",
     )
 
 

@@ -29,7 +29,6 @@ class WeakPassword(InvalidBody):
     """A password the strength estimator guesses too easily (or only whitespace)."""
 
     slug = "weak-password"
-    title = "Weak password"
 
 
 def _inputs(values: Iterable[str]) -> list[str]:

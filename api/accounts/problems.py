@@ -58,7 +58,7 @@ register(
 register(
     "weak-password",
     422,
-    "Password too weak",
+    "Weak password",
     "The new password is too easy to guess (a strength estimate below "
     "`PASSWORD_MIN_STRENGTH`); `detail` says why and how to make it stronger.",
     "Choose a longer, less predictable password, e.g. a few unrelated words.",

@@ -47,21 +47,18 @@ class AccountDeactivated(Forbidden):
     """Right credentials, but an admin deactivated the account (only its owner learns it)."""
 
     slug = "account-deactivated"
-    title = "Account deactivated"
 
 
 class PasswordIncorrect(Forbidden):
     """A signed-in user confirming an action with a password that is not theirs."""
 
     slug = "password-incorrect"
-    title = "Password incorrect"
 
 
 class RefreshTokenReused(Unauthorized):
     """A refresh token that was already exchanged: its session has been revoked."""
 
     slug = "refresh-token-reused"
-    title = "Refresh token reused"
 
 
 @lru_cache(maxsize=8)

@@ -5,7 +5,7 @@ from api.platform.problems import register
 register(
     "import-too-many-items",
     413,
-    "Import has too many items",
+    "Too many items in one import",
     "The import holds more questions than `IMPORT_MAX_ITEMS`; nothing was written.",
     "Split the file into several imports.",
 )

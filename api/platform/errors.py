@@ -25,7 +25,6 @@ class ApiError(Exception):
 
     status = 400
     slug = "bad-request"
-    title: str | None = None
 
     def __init__(
         self,
@@ -43,7 +42,8 @@ class ApiError(Exception):
 
     @classmethod
     def default_title(cls) -> str:
-        return cls.title or HTTPStatus(cls.status).phrase
+        """The title the catalogue gives this kind of problem (api/platform/problems.py)."""
+        return problems.title_of(cls.slug) or HTTPStatus(cls.status).phrase
 
 
 class BadRequest(ApiError):
@@ -56,13 +56,11 @@ class InvalidQuery(ApiError):
 
     status = 400
     slug = "invalid-query"
-    title = "Invalid query parameters"
 
 
 class InvalidBody(ApiError):
     status = 422
     slug = "validation-error"
-    title = "Invalid request body"
 
 
 class NotFound(ApiError):
@@ -200,9 +198,8 @@ def _http_exception(exc: HTTPException) -> Response:
         detail = f"{request.method} is not allowed on {request.path}; allowed: {allowed}."
     elif exc.code == 413:
         detail = "The request body is larger than this server accepts."
-    # The rate limiter's 429 (Flask-Limiter raises werkzeug's TooManyRequests) is ours.
-    slug = "rate-limited" if exc.code == 429 else None
-    return problem_response(exc.code or 500, detail=detail, slug=slug, headers=headers)
+    # The type is the status's own (the rate limiter's 429 is `rate-limited`).
+    return problem_response(exc.code or 500, detail=detail, headers=headers)
 
 
 def _api_error(exc: ApiError) -> Response:

@@ -78,7 +78,6 @@ def preconditions(environ: dict, etag: str) -> int | None:
 def precondition_failed() -> Response:
     return errors.problem_response(
         412,
-        title="Precondition Failed",
         detail="If-Match names no current representation of this resource; GET it again.",
         slug=errors.PreconditionFailed.slug,
     )

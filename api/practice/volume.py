@@ -23,13 +23,11 @@ from api.practice.models import Attempt
 class AttemptQuotaExceeded(ApiError):
     status = 429
     slug = "attempt-quota-exceeded"
-    title = "Daily attempt quota exceeded"
 
 
 class BatchTooLarge(ApiError):
     status = 413
     slug = "batch-too-large"
-    title = "Batch too large"
 
 
 _attempts = Attempt.__table__

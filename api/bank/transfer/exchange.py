@@ -56,7 +56,6 @@ class ImportTooManyItems(ApiError):
 
     status = 413
     slug = "import-too-many-items"
-    title = "Too many items in one import"
 
     def __init__(self, limit: int) -> None:
         super().__init__(

@@ -41,7 +41,6 @@ class ImportConflict(Conflict):
     """Items of an import name questions the bank has, and `on_conflict` is `fail`."""
 
     slug = "import-conflict"
-    title = "Import conflicts with existing questions"
 
 
 @dataclass
