@@ -16,7 +16,7 @@ from http import HTTPStatus
 
 from gunicorn.workers.sync import SyncWorker
 
-from api.platform.problems import type_uri
+from api.platform.problems import title_of, type_uri
 
 PROBLEM_MIME = "application/problem+json"
 
@@ -42,22 +42,23 @@ _DETAILS = {
     501: "The request's Transfer-Encoding is not supported; use chunked or a Content-Length.",
     500: "The server failed to handle this request.",
 }
-_TITLES = {414: "URI Too Long"}  # RFC 9110's name (Python keeps the older one)
 _STATUS_LINE = re.compile(rb"^HTTP/1\.[01] (\d{3}) ")
 
 
 def problem_bytes(status: int) -> bytes:
     """A complete HTTP/1.1 response for `status`: a fixed problem document, nothing reflected."""
     slug = _SLUGS.get(status, "internal-error")
+    # The catalogue's title (RFC 9110's "URI Too Long", where Python keeps the older name).
+    reason = title_of(slug) if status in _SLUGS else HTTPStatus(status).phrase
     body = {
         "type": type_uri(slug),
-        "title": _TITLES.get(status, HTTPStatus(status).phrase),
+        "title": reason,
         "status": status,
         "detail": _DETAILS.get(status, _DETAILS[500]),
     }
     payload = json.dumps(body).encode()
     head = (
-        f"HTTP/1.1 {status} {_TITLES.get(status, HTTPStatus(status).phrase)}\r\n"
+        f"HTTP/1.1 {status} {reason}\r\n"
         "Connection: close\r\n"
         f"Content-Type: {PROBLEM_MIME}\r\n"
         f"Content-Length: {len(payload)}\r\n"
