@@ -15,7 +15,6 @@ No pytest dependency, like the rest of ``tests/support``.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -23,10 +22,9 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.servers import _ensure_installed
+from tests.support.servers import _ensure_installed, file_lock
 
 __all__ = ["NODE_ENV", "PROJECT_ROOT", "node_binary", "node_tool", "run"]
 
@@ -61,17 +59,10 @@ def _installed() -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _install_lock() -> Iterator[None]:
+def _install_lock() -> contextlib.AbstractContextManager[None]:
     """One ``npm ci`` at a time per checkout (the lock file is named after its path)."""
     key = hashlib.sha256(str(PROJECT_ROOT).encode()).hexdigest()[:16]
-    path = Path(tempfile.gettempdir()) / f"qbank-npm-{key}.lock"
-    with open(path, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return file_lock(Path(tempfile.gettempdir()) / f"qbank-npm-{key}.lock")
 
 
 def _version(text: str) -> tuple[int, ...]:

@@ -130,14 +130,19 @@ def _run(
 
 
 @contextlib.contextmanager
-def _apt_lock() -> Iterator[None]:
-    """Hold an exclusive flock so concurrent test processes install one at a time."""
-    with open(APT_LOCK_PATH, "a+") as fh:
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `path`, so concurrent test processes take turns."""
+    with open(path, "a+") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _apt_lock() -> contextlib.AbstractContextManager[None]:
+    """Concurrent test processes install one at a time."""
+    return file_lock(APT_LOCK_PATH)
 
 
 @contextlib.contextmanager
