@@ -10,6 +10,10 @@ nothing, or only the valid ones with `on_error=skip`.
 Positions count the document's questions from 1, in document order, the rejected ones
 included, so that a report's "position 7" is the seventh question an editor sees.
 
+Partial credit (GIFT `~%50%`, Moodle XML `fraction`) is kept in `choice_weights`: one
+percentage (-100 to 100) per choice, or None when every correct choice is worth 100 and
+every other 0 (the usual case: then the field is left out of the item).
+
 An exporter reads questions in the bank's shape (`api.bank.editing.editable_fields`) one
 at a time and yields text (or bytes) as it goes, so that a large bank streams.
 
@@ -46,6 +50,14 @@ META_KEYS = (
 )
 # Moodle's own top-level categories, which name no topic.
 MOODLE_ROOTS = {"$course$", "$system$", "$module$", "$coursecategory$", "top", "default"}
+
+
+class DocumentError(ValueError):
+    """The document as a whole cannot be read in this format (nothing is imported): 400."""
+
+
+class UnsafeDocument(DocumentError):
+    """An XML document that declares entities or fetches external ones: refused (400)."""
 
 
 @dataclass
