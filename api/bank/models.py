@@ -133,22 +133,24 @@ class Question(Timestamped, db.Model):
     def difficulty_name(self) -> str:
         return DIFFICULTIES[self.difficulty - 1]
 
-    # Read paths load topic and tag slugs in one plain query and set them here, rather than
-    # loading Topic and Tag objects (reading.py `attach_slugs`).
-    _topic_slugs = None  # list[str] when set; not a column
-    _tag_slugs = None
+    # Read paths load topic and tag references in one plain query and set them here, rather
+    # than loading Topic and Tag objects (reading.py `attach_refs`).
+    _topic_refs = None  # list[dict] when set; not a column
+    _tag_refs = None
 
     @property
-    def topic_slugs(self) -> list[str]:
-        if self._topic_slugs is not None:
-            return self._topic_slugs
-        return [t.slug for t in self.topics]
+    def topic_refs(self) -> list[dict[str, str]]:
+        """The question's topics as `{slug, name}`, by slug."""
+        if self._topic_refs is not None:
+            return self._topic_refs
+        return [{"slug": t.slug, "name": t.name} for t in self.topics]
 
     @property
-    def tag_slugs(self) -> list[str]:
-        if self._tag_slugs is not None:
-            return self._tag_slugs
-        return [t.slug for t in self.tags]
+    def tag_refs(self) -> list[dict[str, str]]:
+        """The question's tags as `{slug, name}`, by slug: a tag is named by its slug."""
+        if self._tag_refs is not None:
+            return self._tag_refs
+        return [{"slug": t.slug, "name": t.slug} for t in self.tags]
 
     def compute_search_text(self) -> str:
         parts = [self.prompt or "", *(self.alternate_prompts or []), self.answer or ""]

@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, select, union
 
 from api.bank.models import Question
-from api.bank.reading import QuestionFilters, attach_slugs, filtered, lean, matching_ids
+from api.bank.reading import QuestionFilters, attach_refs, filtered, lean, matching_ids
 from api.extensions import db
 from api.platform import bank_revision
 from api.platform.lru import ByteLRU
@@ -60,7 +60,7 @@ def random_questions(*, filters: QuestionFilters, count: int) -> list[Question]:
     found = {
         q.id: q for q in db.session.scalars(lean(select(Question).where(Question.id.in_(chosen))))
     }
-    return attach_slugs([found[i] for i in chosen if i in found])
+    return attach_refs([found[i] for i in chosen if i in found])
 
 
 def _sample_excluding(ids: Sequence[int], count: int, excluded: set[int]) -> list[int]:

@@ -60,35 +60,40 @@ def _with_relations(stmt: Select) -> Select:
 
 
 def lean(stmt: Select) -> Select:
-    """Questions for reading only: their topic and tag slugs come from `attach_slugs`.
+    """Questions for reading only: their topics and tags come from `attach_refs`.
 
-    The relationships raise if touched, so a read path that forgot the slugs fails
-    loudly instead of issuing a query per question.
+    The relationships raise if touched, so a read path that forgot them fails loudly
+    instead of issuing a query per question.
     """
     return stmt.options(raiseload(Question.topics), raiseload(Question.tags))
 
 
-def attach_slugs(questions: list[Question]) -> list[Question]:
-    """The topic and tag slugs of these questions, in one plain query (no ORM objects)."""
+def attach_refs(questions: list[Question]) -> list[Question]:
+    """The topics and tags (`{slug, name}`) of these questions, in one plain query."""
     if not questions:
         return questions
     ids = [q.id for q in questions]
     topics = (
-        select(literal(0).label("kind"), QuestionTopic.question_id, Topic.slug.label("slug"))
+        select(
+            literal(0).label("kind"),
+            QuestionTopic.question_id,
+            Topic.slug.label("slug"),
+            Topic.name.label("name"),
+        )
         .join(Topic, Topic.id == QuestionTopic.topic_id)
         .where(QuestionTopic.question_id.in_(ids))
     )
     tags = (
-        select(literal(1), QuestionTag.question_id, Tag.slug)
+        select(literal(1), QuestionTag.question_id, Tag.slug, Tag.slug)
         .join(Tag, Tag.id == QuestionTag.tag_id)
         .where(QuestionTag.question_id.in_(ids))
     )
-    found: dict[int, tuple[list[str], list[str]]] = {i: ([], []) for i in ids}
+    found: dict[int, tuple[list[dict], list[dict]]] = {i: ([], []) for i in ids}
     rows = db.session.execute(union_all(topics, tags).order_by("kind", "slug"))
-    for kind, question_id, slug in rows:
-        found[question_id][kind].append(slug)
+    for kind, question_id, slug, name in rows:
+        found[question_id][kind].append({"slug": slug, "name": name})
     for question in questions:
-        question._topic_slugs, question._tag_slugs = found[question.id]
+        question._topic_refs, question._tag_refs = found[question.id]
     return questions
 
 
@@ -137,7 +142,7 @@ def list_questions(
     `per_page` rows found are then read in full by primary key. Deep pages thus skip
     index entries, never whole rows, and nothing sorts the table. The page is put back
     in order in Python from the sort keys the inner query returns, so the outer query
-    needs no ORDER BY (and no sort) at all. Three queries: count, page, topic and tag slugs.
+    needs no ORDER BY (and no sort) at all. Three queries: count, page, topics and tags.
 
     A search ordered by relevance has to rank every match anyway. On PostgreSQL its inner
     query also counts them (a window count) instead of a second pass over the matches:
@@ -187,7 +192,7 @@ def list_questions(
         total = rows[0].total if rows else (_count(stmt) if page > 1 else 0)
     width = len(sort_columns)
     rows.sort(key=lambda row: tuple(row[1 : 1 + width]), reverse=descending)
-    return attach_slugs([row[0] for row in rows]), int(total or 0)
+    return attach_refs([row[0] for row in rows]), int(total or 0)
 
 
 def _count(ids: Select) -> int:
@@ -195,11 +200,11 @@ def _count(ids: Select) -> int:
 
 
 def read_question(question_id: int) -> Question:
-    """One question to show (GET): its slugs attached, its relationships not loaded."""
+    """One question to show (GET): its topics and tags attached, its relationships not loaded."""
     question = db.session.scalar(lean(select(Question).where(Question.id == question_id)))
     if question is None:
         raise NotFound(f"There is no question {question_id}.")
-    return attach_slugs([question])[0]
+    return attach_refs([question])[0]
 
 
 def get_question(question_id: int) -> Question:

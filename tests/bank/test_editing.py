@@ -233,7 +233,10 @@ def test_patch_bumps_version_updated_at_and_etags(client, editor):
     after = response.get_json()
     assert after["version"] == body["version"] + 1
     assert after["updated_at"] > body["updated_at"]
-    assert after["tags"] == ["cli", "versioning"]
+    assert after["tags"] == [
+        {"slug": "cli", "name": "cli"},
+        {"slug": "versioning", "name": "versioning"},
+    ]
     assert response.headers["ETag"] != etag
     assert client.get(url).headers["ETag"] != public_etag
     assert client.get(f"{T}/routing").headers["ETag"] != topic_etag

@@ -15,7 +15,14 @@ from sqlalchemy import func, select
 from api.bank.models import Question
 from api.extensions import db
 from tests.support.accounts import login_headers, make_user
-from tests.support.apps import SEED_DOCS, SEED_QUESTIONS, SEED_TOPICS, build_app, seed_bank_into
+from tests.support.apps import (
+    SEED_DOCS,
+    SEED_QUESTIONS,
+    SEED_TOPICS,
+    build_app,
+    seed_bank_into,
+    slugs,
+)
 
 Q = "/api/v1/questions"
 
@@ -75,8 +82,8 @@ def test_dry_run_reports_and_changes_nothing(seeded):
             "slug": existing["slug"],
             "prompt": existing["prompt"],
             "answer": "A new answer.",
-            "topics": existing["topics"],
-            "tags": existing["tags"],
+            "topics": slugs(existing["topics"]),
+            "tags": slugs(existing["tags"]),
             "difficulty": existing["difficulty"],
             "key_points": existing["key_points"],
             "sources": existing["sources"],
@@ -114,8 +121,14 @@ def test_dry_run_reports_and_changes_nothing(seeded):
 
 
 def _as_import_item(question: dict, **changes) -> dict:
-    keep = ("slug", "prompt", "answer", "topics", "tags", "difficulty", "key_points", "sources")
-    return {**{k: question[k] for k in keep}, **changes}
+    """A question as read (`include=answer`) written back: topics and tags by slug."""
+    keep = ("slug", "prompt", "answer", "difficulty", "key_points", "sources")
+    return {
+        **{k: question[k] for k in keep},
+        "topics": slugs(question["topics"]),
+        "tags": slugs(question["tags"]),
+        **changes,
+    }
 
 
 @pytest.fixture()

@@ -176,6 +176,8 @@ def test_python_client_flow_against_gunicorn(generated, live):
     )
     assert isinstance(question, m.Question), question
     assert question.id == first.id and question.prompt == first.prompt
+    # Topics come typed with the name to show (`TopicRef`), not as bare slugs.
+    assert isinstance(first.topics[0], m.TopicRef) and first.topics[0].name
     assert isinstance(question.answer, str) and question.answer
     assert isinstance(question.key_points, list)
     assert all(isinstance(p, m.KeyPoint) and p.text for p in question.key_points)
@@ -219,7 +221,7 @@ def test_python_client_flow_against_gunicorn(generated, live):
             prompt="What does the generated client prove about the contract?",
             answer="That every operation can be called with typed bodies and replies.",
             key_points=["every operation", "typed bodies"],
-            topics=[first.topics[0]],
+            topics=[first.topics[0].slug],
         ),
     )
     assert isinstance(created, m.QuestionWithAnswer), created

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from api.bank.models import Question, QuestionTopic, Topic
 from api.extensions import db
 from tests.support.accounts import login_headers, make_user
-from tests.support.apps import build_app, seed_bank_into
+from tests.support.apps import build_app, seed_bank_into, slugs
 from tests.support.contract import (
     EDITOR_OPERATIONS,
     MAX_EXAMPLES,
@@ -252,7 +252,11 @@ def _merged(case, app) -> dict | None:
     )
     if current.status_code != 200:
         return None
-    return {**{k: current.get_json()[k] for k in EDITABLE}, **case.body}
+    shown = current.get_json()
+    # What a PATCH is merged onto: the question as written, topics and tags by slug.
+    written = {k: shown[k] for k in EDITABLE}
+    written["topics"], written["tags"] = slugs(shown["topics"]), slugs(shown["tags"])
+    return {**written, **case.body}
 
 
 # What the editor's run must have met, per backend, for If-Match and writes to be covered.

@@ -88,3 +88,8 @@ SEED_BANK = yaml.safe_load(DEFAULT_BANK.read_text(encoding="utf-8"))
 SEED_QUESTIONS = len(SEED_BANK["questions"])
 SEED_TOPICS = len(SEED_BANK["topics"])
 SEED_OPEN = sum(q["type"] == "open" for q in SEED_BANK["questions"])
+
+
+def slugs(refs: list[dict]) -> list[str]:
+    """The slugs of a question's `topics` or `tags` (`{slug, name}` each)."""
+    return [ref["slug"] for ref in refs]

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from api.accounts.models import User
 from api.extensions import db
 from tests.support.accounts import login_headers, make_user
+from tests.support.apps import slugs
 
 V1 = "/api/v1"
 Q = f"{V1}/questions"
@@ -172,7 +173,7 @@ def expected_summary(quiz: dict, results: dict[int, float]) -> dict:
 
     by_topic: dict[str, list[int]] = {}
     for question in quiz["questions"]:
-        for slug in question["topics"]:
+        for slug in slugs(question["topics"]):
             by_topic.setdefault(slug, []).append(question["id"])
     return {
         "overall": summary([q["id"] for q in quiz["questions"]]),

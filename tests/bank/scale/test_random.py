@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from api.extensions import db
-from tests.support.apps import temporary_app
+from tests.support.apps import slugs, temporary_app
 from tests.support.scale import (
     POOLED_RANDOM_STATEMENTS,
     RANDOM_STATEMENTS,
@@ -31,7 +31,7 @@ RANDOM_FILTERS = [
         "type=multiple_choice&difficulty=hard",
         lambda q: q["type"] == "multiple_choice" and q["difficulty"] == "hard",
     ),
-    (f"topic={TOPIC}", lambda q: TOPIC in q["topics"]),
+    (f"topic={TOPIC}", lambda q: TOPIC in slugs(q["topics"])),
     (f"q={WORD}", lambda q: _occurrences(q, WORD) >= 1),
 ]
 

@@ -14,6 +14,9 @@ export async function practise(token: string): Promise<string[]> {
   const quiz = await api.POST("/api/v1/quizzes", { body: { count: 5 }, headers });
   const first = quiz.data?.questions[0];
   if (!first) return seen;
+  // Topics and tags carry the name to show beside the slug to link by.
+  const labels: string[] = first.topics.map((topic) => `${topic.name} (${topic.slug})`);
+  seen.push(...labels, ...first.tags.map((tag) => tag.name));
 
   // An attempt that is only a self-rating.
   const attempt = await api.POST("/api/v1/questions/{question_id}/attempts", {
