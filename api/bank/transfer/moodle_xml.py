@@ -32,6 +32,7 @@ import re
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -98,14 +99,14 @@ def parse_moodle_xml(
     """
     root = _read_xml(data)
     parsed = Parsed()
-    topic: str | None = None
+    category: _Category | None = None
     position = 0
     for element in root:
         if element.tag != "question":
             continue  # comments (Moodle writes `<!-- question: 12 -->`), stray elements
         kind = (element.get("type") or "").strip().lower()
         if kind == "category":
-            topic = _category(element, parsed, topic)
+            category = _category(element, parsed) or category
             continue
         position += 1
         if max_items is not None and position > max_items:
@@ -120,11 +121,12 @@ def parse_moodle_xml(
         slug = title_slug(title)
         if slug:
             question["slug"] = slug
-        if topic:
-            question["topics"] = [topic]
         question["sources"] = [{"document": document, "position": position}]
-        for key, value in _note(element).items():
-            question[key] = value
+        question.update(_note(element))
+        if "topics" not in question and category is not None:
+            topic = category.topic(parsed)
+            if topic is not None:
+                question["topics"] = [topic]
         parsed.items.append(Item(position, _without_empty(question), title))
     return parsed
 
@@ -195,20 +197,37 @@ def _declare_topics(element: ET.Element, parsed: Parsed) -> str | None:
     return last
 
 
-def _category(element: ET.Element, parsed: Parsed, current: str | None) -> str | None:
-    """The topic of the questions after a category pseudo-question."""
+@dataclass
+class _Category:
+    """The category of the questions that follow: its topic is made when one is imported
+    (a category that only holds other categories, or rejected questions, names none)."""
+
+    path: str = ""
+    info: str = ""
+    slug: str | None = None
+    resolved: bool = False
+
+    def topic(self, parsed: Parsed) -> str | None:
+        if not self.resolved:
+            self.resolved = True
+            self.slug = parsed.topic_for_category(self.path)
+            if self.slug is not None and self.info:
+                parsed.topics[self.slug]["description"] = self.info[:2000]
+        return self.slug
+
+
+def _category(element: ET.Element, parsed: Parsed) -> _Category | None:
+    """The category a category pseudo-question sets (None: it sets none, nothing changes).
+
+    A `qbank-topic` note in it declares its topic exactly, else the path is the topic.
+    """
     declared = _declare_topics(element, parsed)
     if declared is not None:
-        return declared
+        return _Category(slug=declared, resolved=True)
     path = _text_of(element.find("category"))
     if not path:
-        return current  # a category question without a category changes nothing
-    slug = parsed.topic_for_category(path)
-    if slug is not None:
-        info = _formatted(element.find("info"))
-        if info:
-            parsed.topics[slug]["description"] = info[:2000]
-    return slug
+        return None
+    return _Category(path, _formatted(element.find("info")))
 
 
 def _text_of(element: ET.Element | None) -> str:
