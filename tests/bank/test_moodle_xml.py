@@ -322,7 +322,23 @@ def test_choice_weights_export_as_fractions():
     }
     xml = "".join(export_moodle_xml([question], {}))
     assert re.findall(r'fraction="([^"]+)"', xml) == ["100", "33.33333", "-50"]
+    assert "<single>true</single>" in xml  # one answer is worth 100%
     assert parse_moodle_xml(xml).items[0].question["choice_weights"] == [100, 33.33333, -50]
+
+
+def test_weights_moodle_refuses_are_written_as_the_nearest_grade_it_takes():
+    question = {
+        "slug": "weighted",
+        "prompt": "Which two?",
+        "answer": "a and b",
+        "type": "multiple_choice",
+        "choices": ["a", "b", "c", "d"],
+        "correct_choices": [0, 1],
+        "choice_weights": [33, 67, -110, -7],
+    }
+    xml = "".join(export_moodle_xml([question], {}))
+    assert re.findall(r'fraction="([^"]+)"', xml) == ["33.33333", "66.66667", "-100", "-5"]
+    assert "<single>false</single>" in xml
 
 
 def test_text_that_closes_cdata_or_holds_dashes_survives():

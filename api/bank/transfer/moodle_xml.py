@@ -545,6 +545,23 @@ def _category_xml(slug: str | None, topics: Mapping[str, dict[str, Any]]) -> str
     )
 
 
+# The grades Moodle takes for an answer (`question_bank::fraction_options_full`), in %:
+# its importer refuses a question with any other (33 is refused, 33.33333 taken).
+MOODLE_GRADES = sorted(
+    {
+        sign * grade
+        for grade in (100, 90, 83.33333, 80, 75, 70, 66.66667, 60, 50, 40, 33.33333, 30, 25)
+        + (20, 16.66667, 14.28571, 12.5, 11.11111, 10, 5, 0)
+        for sign in (1, -1)
+    }
+)
+
+
+def moodle_grade(value: float) -> float:
+    """The Moodle grade nearest a percentage (100/3 is 33.33333; 33 is 33.33333 too)."""
+    return min(MOODLE_GRADES, key=lambda grade: (abs(grade - value), -grade))
+
+
 def _fraction_xml(value: float) -> str:
     return format(value, ".7g")
 
@@ -553,10 +570,13 @@ def _fractions(question: dict[str, Any]) -> list[float]:
     choices = question.get("choices") or []
     weights = question.get("choice_weights")
     if weights:  # one per choice; a choice without a weight is worth 0
-        return [float(w) for w in weights[: len(choices)]] + [0.0] * (len(choices) - len(weights))
-    correct = set(question.get("correct_choices") or [])
-    share = 100 / len(correct) if correct else 0
-    return [share if i in correct else 0 for i in range(len(choices))]
+        found = [float(w) for w in weights[: len(choices)]]
+        found += [0.0] * (len(choices) - len(found))
+    else:
+        correct = set(question.get("correct_choices") or [])
+        share = 100 / len(correct) if correct else 0
+        found = [share if i in correct else 0 for i in range(len(choices))]
+    return [moodle_grade(fraction) for fraction in found]
 
 
 def _answer_xml(text: str, fraction: float, feedback: str, text_format: str) -> str:
@@ -609,7 +629,10 @@ def _question_xml(question: dict[str, Any], notes: list[str]) -> str:
             parts.append(_answer_xml(value, fraction, feedback, "moodle_auto_format"))
     else:
         choices = question.get("choices") or []
-        single = len(question.get("correct_choices") or []) == 1
+        fractions = _fractions(question)
+        # One answer to pick (partial credit for others, maybe) when one is worth 100%;
+        # several (their shares adding up to 100%) otherwise.
+        single = any(fraction >= 100 for fraction in fractions)
         parts += [
             f"    <single>{'true' if single else 'false'}</single>\n",
             "    <shuffleanswers>true</shuffleanswers>\n",
@@ -620,7 +643,7 @@ def _question_xml(question: dict[str, Any], notes: list[str]) -> str:
             _formatted_xml("incorrectfeedback", "Your answer is incorrect."),
             "    <shownumcorrect/>\n",
         ]
-        for index, (choice, fraction) in enumerate(zip(choices, _fractions(question), strict=True)):
+        for index, (choice, fraction) in enumerate(zip(choices, fractions, strict=True)):
             feedback = explanations[index] if index < len(explanations) else ""
             parts.append(_answer_xml(choice, fraction, feedback, "markdown"))
     tags = question.get("tags") or []
