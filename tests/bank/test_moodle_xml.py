@@ -396,6 +396,13 @@ def test_html_to_text():
     assert plain_text("<p>a</p><p>b</p>") == html_to_text("<p>a</p><p>b</p>") == "a\n\nb"
     assert html_to_text("plain &amp; simple") == "plain & simple"
     assert html_to_text("<p>unclosed <b>bold") == "unclosed bold"
+    assert (
+        html_to_text(
+            '<p>See <a href="https://flask.palletsprojects.com/">the docs</a>:'
+            '<br><img src="https://example.com/flow.png" alt="request  flow"/></p>'
+        )
+        == "See [the docs](https://flask.palletsprojects.com/):\n![request flow](https://example.com/flow.png)"
+    )
 
 
 # ------------------------------------------------------------ refusals

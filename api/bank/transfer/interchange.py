@@ -175,6 +175,7 @@ class _TextOf(HTMLParser):
         self.code_depth = 0
         self.skip_depth = 0  # inside <script>, <style>, <template>
         self.lists: list[list] = []  # [tag, items so far] of each open <ul>/<ol>
+        self.links: list[str] = []  # the href of each open <a>
 
     def _text(self, text: str) -> None:
         text = re.sub(r"\s+", " ", text)
@@ -213,6 +214,15 @@ class _TextOf(HTMLParser):
                 self.lists[-1][1] = count + 1
             marker = f"{count + 1}. " if kind == "ol" else "- "
             self._break("\n" + _INDENT * max(len(self.lists) - 1, 0) + marker)
+        elif tag == "img":
+            found = dict(attrs)
+            if found.get("src"):  # kept as Markdown: the text may need the picture
+                self.parts.append(f"![{_one_line(found.get('alt') or '')}]({found['src']})")
+        elif tag == "a":
+            href = dict(attrs).get("href") or ""
+            self.links.append(href)
+            if href:
+                self.parts.append("[")
         elif tag == "tr":
             self._break("\n")
         elif tag in ("td", "th"):
@@ -221,7 +231,7 @@ class _TextOf(HTMLParser):
             self._break("\n\n")
 
     def handle_startendtag(self, tag: str, attrs) -> None:
-        if tag == "br" or tag in _BLOCKS:
+        if tag in ("br", "img") or tag in _BLOCKS:
             self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
@@ -232,6 +242,10 @@ class _TextOf(HTMLParser):
                 self.pre_depth -= 1
                 if self.pre_depth == 0:
                     self._close_pre()
+        elif tag == "a" and self.links:
+            href = self.links.pop()
+            if href:
+                self.parts.append(f"]({href})")
         elif tag == "code" and self.code_depth:
             self.code_depth -= 1
             if self.code_depth == 0:
@@ -267,12 +281,17 @@ class _TextOf(HTMLParser):
         return re.sub(f"{_PRE}([0-9]+){_PRE}", lambda found: self.blocks[int(found.group(1))], text)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def html_to_text(html: str) -> str:
     """The text of a piece of HTML (question text, feedback), for a bank field (Markdown).
 
     Paragraphs and other blocks are separated by a blank line, `<br>` breaks the line,
     list items become `- ` (or `1. `) lines, `<code>` becomes backticks and `<pre>` a
-    fenced block that keeps its whitespace; entities are decoded, other tags dropped
+    fenced block that keeps its whitespace, links and images become Markdown links and
+    images (`[text](href)`, `![alt](src)`); entities are decoded, other tags dropped
     (the text of `<script>` and `<style>` with them), and runs of blanks outside `<pre>`
     become one space. Written on the standard library's tolerant `html.parser`: broken
     HTML still yields its text.
