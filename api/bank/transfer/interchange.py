@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import Any
 
 from api.bank.slugs import slugify
@@ -58,6 +59,14 @@ class DocumentError(ValueError):
 
 class UnsafeDocument(DocumentError):
     """An XML document that declares entities or fetches external ones: refused (400)."""
+
+
+class TooManyItems(DocumentError):
+    """The document holds more questions than one import takes (`max_items`)."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"More than {limit} questions.")
+        self.limit = limit
 
 
 @dataclass
@@ -142,15 +151,157 @@ def read_meta(text: str) -> dict[str, Any]:
     return {k: v for k, v in found.items() if k in META_KEYS}
 
 
-_TAGS = re.compile(r"<[^>]+>")
+# Elements that start a paragraph of their own (and end it).
+_BLOCKS = frozenset(
+    "p div section article header footer aside nav main blockquote figure figcaption "
+    "h1 h2 h3 h4 h5 h6 table thead tbody tfoot caption dl dt dd hr address form fieldset "
+    "details summary".split()
+)
+# Private-use placeholders: never in a bank field (SafeString refuses C0 controls), so
+# they cannot be confused with the text itself.
+_PRE = "\x00"
+_INDENT = "\x01"
+
+
+class _TextOf(HTMLParser):
+    """The text of a piece of HTML, as `html_to_text` describes it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.blocks: list[str] = []  # the text of each <pre>, by placeholder number
+        self.pre: list[str] | None = None  # the <pre> being read
+        self.pre_depth = 0
+        self.code_depth = 0
+        self.skip_depth = 0  # inside <script>, <style>, <template>
+        self.lists: list[list] = []  # [tag, items so far] of each open <ul>/<ol>
+        self.links: list[str] = []  # the href of each open <a>
+
+    def _text(self, text: str) -> None:
+        text = re.sub(r"\s+", " ", text)
+        last = self.parts[-1][-1:] if self.parts and self.parts[-1] else "\n"
+        if last in (" ", "\n", _INDENT) and text.startswith(" "):
+            text = text[1:]
+        if text:
+            self.parts.append(text)
+
+    def _break(self, lines: str) -> None:
+        self.parts.append(lines)
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in ("script", "style", "template"):
+            self.skip_depth += 1
+        elif self.pre is not None:
+            if tag == "pre":
+                self.pre_depth += 1
+            elif tag == "br":
+                self.pre.append("\n")
+        elif tag == "pre":
+            self.pre, self.pre_depth = [], 1
+        elif tag == "br":
+            self._break("\n")
+        elif tag == "code":
+            self.code_depth += 1
+            if self.code_depth == 1:
+                self.parts.append("`")
+        elif tag in ("ul", "ol"):
+            if not self.lists:  # a nested list starts on its first item's line
+                self._break("\n\n")
+            self.lists.append([tag, 0])
+        elif tag == "li":
+            kind, count = self.lists[-1] if self.lists else ("ul", 0)
+            if self.lists:
+                self.lists[-1][1] = count + 1
+            marker = f"{count + 1}. " if kind == "ol" else "- "
+            self._break("\n" + _INDENT * max(len(self.lists) - 1, 0) + marker)
+        elif tag == "img":
+            found = dict(attrs)
+            if found.get("src"):  # kept as Markdown: the text may need the picture
+                self.parts.append(f"![{_one_line(found.get('alt') or '')}]({found['src']})")
+        elif tag == "a":
+            href = dict(attrs).get("href") or ""
+            self.links.append(href)
+            if href:
+                self.parts.append("[")
+        elif tag == "tr":
+            self._break("\n")
+        elif tag in ("td", "th"):
+            self._text(" ")
+        elif tag in _BLOCKS:
+            self._break("\n\n")
+
+    def handle_startendtag(self, tag: str, attrs) -> None:
+        if tag in ("br", "img") or tag in _BLOCKS:
+            self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "template"):
+            self.skip_depth = max(self.skip_depth - 1, 0)
+        elif self.pre is not None:
+            if tag == "pre":
+                self.pre_depth -= 1
+                if self.pre_depth == 0:
+                    self._close_pre()
+        elif tag == "a" and self.links:
+            href = self.links.pop()
+            if href:
+                self.parts.append(f"]({href})")
+        elif tag == "code" and self.code_depth:
+            self.code_depth -= 1
+            if self.code_depth == 0:
+                self.parts.append("`")
+        elif tag in ("ul", "ol") and self.lists:
+            self.lists.pop()
+            if not self.lists:
+                self._break("\n\n")
+        elif tag in _BLOCKS:
+            self._break("\n\n")
+
+    def _close_pre(self) -> None:
+        assert self.pre is not None
+        code = "".join(self.pre).strip("\n")
+        self.pre = None
+        self.blocks.append(code)
+        self._break(f"\n\n```\n{_PRE}{len(self.blocks) - 1}{_PRE}\n```\n\n")
+
+    def handle_data(self, data: str) -> None:
+        data = data.replace(_PRE, "").replace(_INDENT, "")
+        if self.skip_depth:
+            return
+        if self.pre is not None:
+            self.pre.append(data)
+        else:
+            self._text(data)
+
+    def result(self) -> str:
+        if self.pre is not None:  # an unclosed <pre>: what it holds is still text
+            self._close_pre()
+        lines = [line.strip(" ").replace(_INDENT, "  ") for line in "".join(self.parts).split("\n")]
+        text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+        return re.sub(f"{_PRE}([0-9]+){_PRE}", lambda found: self.blocks[int(found.group(1))], text)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def html_to_text(html: str) -> str:
+    """The text of a piece of HTML (question text, feedback), for a bank field (Markdown).
+
+    Paragraphs and other blocks are separated by a blank line, `<br>` breaks the line,
+    list items become `- ` (or `1. `) lines, `<code>` becomes backticks and `<pre>` a
+    fenced block that keeps its whitespace, links and images become Markdown links and
+    images (`[text](href)`, `![alt](src)`); entities are decoded, other tags dropped
+    (the text of `<script>` and `<style>` with them), and runs of blanks outside `<pre>`
+    become one space. Written on the standard library's tolerant `html.parser`: broken
+    HTML still yields its text.
+    """
+    reader = _TextOf()
+    reader.feed(html)
+    reader.close()
+    return reader.result()
 
 
 def plain_text(html: str) -> str:
     """Text of a small piece of HTML (question text, feedback), for a bank field."""
-    import html as html_module
-
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", html)
-    text = _TAGS.sub("", text)
-    text = html_module.unescape(text)
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    return "\n".join(line for line in lines if line).strip()
+    return html_to_text(html)
