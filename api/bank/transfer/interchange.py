@@ -60,6 +60,14 @@ class UnsafeDocument(DocumentError):
     """An XML document that declares entities or fetches external ones: refused (400)."""
 
 
+class TooManyItems(DocumentError):
+    """More questions in the document than one import takes (nothing is imported)."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"More than {limit} questions.")
+        self.limit = limit
+
+
 @dataclass
 class Item:
     position: int
