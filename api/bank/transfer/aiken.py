@@ -37,7 +37,7 @@ from api.bank.transfer.interchange import DocumentError, Item, Parsed, Rejected,
 
 MAX_CHOICES = 10  # QuestionIn takes 2 to 10 choices
 _OPTION = re.compile(r"([A-Z])[.)](?:[ \t]+(.*))?")
-_ANSWER = re.compile(r"ANSWER[ \t]*:[ \t]*(.*)")
+_ANSWER = re.compile(r"ANSWER[ \t]*:[ \t]*(.*)", re.IGNORECASE)
 _TRUE_FALSE = ("true", "false")
 
 
