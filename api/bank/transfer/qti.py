@@ -26,29 +26,36 @@ platforms that import tests rather than loose items (leave it out with `test_tit
 
 Texts are the bank's Markdown shown as plain text (escaped, line breaks kept).
 
-Which platforms import it (as found, January 2025 sources; none tested here)
--------------------------------------------------------------------------
+Which platforms import it (from their documentation; none was tried here)
+------------------------------------------------------------------------
 - TAO: imports QTI 2.0/2.1 items and "QTI Package (ZIP files compatible with IMS Content
   Packaging v1.1.4)" (https://hub.taotesting.com/articles/item-types/qti).
 - Inspera Assessment: "Manifest packages with QTI 2.1 items are supported"; of the
-  response processing templates only `match_correct` is supported; `taxonpath` in the
+  response processing templates only `match_correct` is supported; a `taxonpath` in the
   manifest labels items (https://inspera.atlassian.net/wiki/spaces/KB/pages/149782821).
-- Canvas: its QTI reader (github.com/instructure/qti, the `qti` gem) "supports QTI 1.2
-  and 2.1" for True/False, Multiple Choice and Multiple Answer, and reads a 2.1 package
-  through its assessmentTest (hence the test resource). The widely used Canvas tools
-  (text2qti) write QTI 1.2; Canvas's course import of a 2.1 zip is not confirmed by a
-  Canvas guide we found: try it before relying on it. Open questions may not import.
-- Blackboard Learn: its help pages describe importing pools/banks as zip files and
-  "using the QTI standard" (Original: Question pools page); the QTI version it takes is
-  not stated there.
-- Moodle: no QTI import in core. Its question/format plugins are aiken, gift,
-  missingword, multianswer, xml, blackboard_six (which reads Blackboard's own QTI
-  1.2-flavoured pool exports), examview...; the old `qti2` format was export-only.
-  For Moodle use Aiken, GIFT or Moodle XML instead.
+- Canvas: its QTI reader, the `qti` gem (https://github.com/instructure/qti), "supports
+  QTI 1.2 and 2.1" for True/False, Multiple Choice and Multiple Answer items, and for 2.1
+  it finds the items through the manifest's assessmentTest (hence the test resource).
+  No Canvas guide found says that a course import takes a 2.1 zip (the common
+  Canvas tools, e.g. text2qti, write QTI 1.2): try it before relying on it; open
+  questions will probably not come through.
+- Blackboard Learn: its help pages say question pools import and export "using the QTI
+  standard" (help.blackboard.com, Original course view, Question pools) without naming
+  the version; Ultra question banks import zip files. Unverified for 2.1 packages.
+- Moodle: no QTI import in core. Its question/format plugins are aiken, blackboard_six
+  (which reads Blackboard's own QTI-1.2-based pool exports), examview, gift,
+  missingword, multianswer, xml... (github.com/moodle/moodle, question/format/); the
+  old `qti2` format (Moodle 1.x, docs.moodle.org/dev/Question_formats) was for export. For
+  Moodle, export Aiken, GIFT or Moodle XML.
 
-Validation: the official IMS QTI 2.1 XSD (imsqti_v2p1.xsd, 2012 final release) is
-distributed with a licence that allows copying it unchanged; tests validate against a
-copy under tests/fixtures/qti/ when lxml is installed (see the test module).
+Validation: the IMS QTI 2.1 XSD (imsqti_v2p1.xsd, final release of 31 July 2012) and
+the IMS CP 1.1 / IMS MD 1.2.4 XSDs are not on PyPI; copies with their W3C and APIP
+imports are in github.com/oat-sa/qti-sdk (src/qtism/data/storage/xml/schemes/). Both
+the items and the manifest of a whole-bank export validate against them with lxml.
+They are not vendored: that copy has its import paths rewritten (the IMS notice allows
+redistributing the document unchanged) and the set is about 750 KB. The schema tests
+in tests/bank/test_interop_formats.py run when lxml is installed and QTI_XSD_DIR points
+to such a copy (or tests/fixtures/qti/ holds one), and are skipped otherwise.
 
 The zip is written one item file at a time; only each item's identifier, title and
 metadata are kept until the manifest and the test are written at the end.
