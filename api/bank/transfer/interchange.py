@@ -62,7 +62,7 @@ class UnsafeDocument(DocumentError):
 
 
 class TooManyItems(DocumentError):
-    """The document holds more questions than one import takes (`max_items`)."""
+    """More questions in the document than one import takes (nothing is imported)."""
 
     def __init__(self, limit: int):
         super().__init__(f"More than {limit} questions.")
