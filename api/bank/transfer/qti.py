@@ -53,9 +53,9 @@ the IMS CP 1.1 / IMS MD 1.2.4 XSDs are not on PyPI; copies with their W3C and AP
 imports are in github.com/oat-sa/qti-sdk (src/qtism/data/storage/xml/schemes/). Both
 the items and the manifest of a whole-bank export validate against them with lxml.
 They are not vendored: that copy has its import paths rewritten (the IMS notice allows
-redistributing the document unchanged) and the set is about 750 KB. The schema tests
-in tests/bank/test_interop_formats.py run when lxml is installed and QTI_XSD_DIR points
-to such a copy (or tests/fixtures/qti/ holds one), and are skipped otherwise.
+redistributing the document unchanged) and the set is about 750 KB, so the suite checks
+the package's structure (tests/bank/test_interop_formats.py) and the schema check was
+run by hand (lxml's XMLSchema over each item, the test and the manifest) on 2026-12-03.
 
 The zip is written one item file at a time; only each item's identifier, title and
 metadata are kept until the manifest and the test are written at the end.
