@@ -109,6 +109,9 @@ class Question(Timestamped, db.Model):
     related_group: Mapped[str | None] = mapped_column(String(64), nullable=True, sort_order=1)
     # The source document's wording of the answer, kept when the answer was rewritten.
     original_answer: Mapped[str | None] = mapped_column(Text, nullable=True, sort_order=1)
+    # Partial credit (Moodle's answer fractions): a percentage per choice, -100 to 100, or
+    # None when the correct choices are simply right and the others wrong.
+    choice_weights: Mapped[list[float] | None] = mapped_column(JSON, nullable=True, sort_order=2)
 
     topics: Mapped[list[Topic]] = relationship(
         secondary="question_topics", back_populates="questions", order_by="Topic.slug"

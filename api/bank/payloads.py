@@ -106,6 +106,12 @@ class QuestionIn(Schema):
         allow_none=True,
         validate=validate.Length(min=1, max=10),
     )
+    choice_weights = fields.List(
+        fields.Float(validate=validate.Range(min=-100, max=100), allow_nan=False),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=2, max=10),
+    )
     topics = fields.List(
         WholeSlug(validate=validate.Length(max=64)),
         load_default=list,
@@ -167,6 +173,31 @@ class QuestionIn(Schema):
             raise ValidationError(
                 "Each correct choice is a distinct index into choices.", "correct_choices"
             )
+
+    @validates_schema
+    def _weights_fit_choices(self, data, partial=False, **kwargs):
+        if partial or data.get("choice_weights") is None:
+            return
+        weights = data["choice_weights"]
+        if data.get("type", "open") != "multiple_choice":
+            raise ValidationError(
+                "Only multiple-choice questions have choice weights.", "choice_weights"
+            )
+        choices, correct = data.get("choices") or [], data.get("correct_choices") or []
+        if len(weights) != len(choices):
+            raise ValidationError("Give one weight per choice, in order.", "choice_weights")
+        if not weights_fit(weights, correct):
+            raise ValidationError(
+                "The correct choices each weigh more than 0 and together 100.",
+                "choice_weights",
+            )
+
+
+def weights_fit(weights: list[float], correct: list[int]) -> bool:
+    """Partial credit that agrees with the correct choices: picking exactly them scores 100%."""
+    if any(i >= len(weights) or weights[i] <= 0 for i in correct):
+        return False
+    return abs(sum(weights[i] for i in correct) - 100) < 0.01
 
 
 class TopicIn(Schema):

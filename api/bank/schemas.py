@@ -20,6 +20,7 @@ ANSWER_FIELDS = (
     "answer",
     "key_points",
     "correct_choices",
+    "choice_weights",
     "note",
     "explanations",
     "original_answer",
@@ -136,6 +137,7 @@ class QuestionSchema(Schema):
     answer = fields.String()
     key_points = fields.List(fields.Nested(KeyPointSchema))
     correct_choices = fields.List(fields.Integer(), allow_none=True)
+    choice_weights = fields.List(fields.Float(), allow_none=True)
     note = fields.String(allow_none=True)
     explanations = fields.List(fields.String(), allow_none=True)
     original_answer = fields.String(allow_none=True)

@@ -44,7 +44,9 @@ def grade(question: Question | Row, data: dict[str, Any]) -> tuple[str, grading.
                 errors={"choices": [f"Indexes run from 0 to {len(question.choices) - 1}."]},
             )
         result = grading.grade_choices(
-            selected=data["choices"], correct=question.correct_choices or []
+            selected=data["choices"],
+            correct=question.correct_choices or [],
+            weights=question.choice_weights,
         )
         return "choice", result, scheduling.rating_for(score=result.score, exact=True)
     if question.type != "open":
@@ -73,6 +75,7 @@ _QUESTION_COLUMNS = (
     _questions.c.type,
     _questions.c.choices,
     _questions.c.correct_choices,
+    _questions.c.choice_weights,
     _questions.c.key_points,
     _questions.c.answer,
     _questions.c.note,

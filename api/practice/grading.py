@@ -713,11 +713,18 @@ def _confidence(answer: _Answer, points: list[KeyPoint], passed: bool, pass_mark
     return "clear_pass" if passed else "clear_fail"
 
 
-def grade_choices(*, selected: list[int], correct: list[int]) -> Grade:
+def grade_choices(
+    *, selected: list[int], correct: list[int], weights: list[float] | None = None
+) -> Grade:
     """Grade a multiple-choice answer exactly: the selection must equal the correct set.
 
     Order and duplicates do not matter. Raises ``ValueError`` when ``correct`` is empty.
+    With partial credit (``weights``, a percentage per choice, as Moodle's fractions) the
+    score is the sum of the picked choices' weights, between 0 and 1, and the answer
+    passes at full marks, which picking exactly the correct choices gives.
     """
+    if weights is not None:
+        return _grade_weighted(selected=selected, correct=correct, weights=weights)
     right = set(correct)
     if not right:
         raise ValueError("no correct choices")
@@ -741,4 +748,24 @@ def grade_choices(*, selected: list[int], correct: list[int]) -> Grade:
         feedback += "."
     return Grade(
         score=0.0, passed=False, matched=[], missed=[], feedback=feedback, confidence="clear_fail"
+    )
+
+
+def _grade_weighted(*, selected: list[int], correct: list[int], weights: list[float]) -> Grade:
+    if not correct:
+        raise ValueError("no correct choices")
+    picked = sorted(set(selected))
+    total = sum(weights[i] for i in picked if i < len(weights))
+    score = round(min(1.0, max(0.0, total / 100)), 3)
+    if score >= 1.0:
+        return Grade(score=1.0, passed=True, matched=[], missed=[], feedback="Correct.")
+    if not picked:
+        feedback = "No choice selected."
+    elif score > 0:
+        feedback = f"Partly right: your choices are worth {score:.0%} of the marks."
+    else:
+        feedback = "Not quite: your choices earn no marks."
+    confidence = "clear_fail"
+    return Grade(
+        score=score, passed=False, matched=[], missed=[], feedback=feedback, confidence=confidence
     )

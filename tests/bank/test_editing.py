@@ -431,3 +431,49 @@ def test_slug_allocation_does_not_probe_suffixes_one_by_one():
     fresh.take(["a-20"])  # an explicit slug of a later batch
     assert fresh.allocate("a") == "a-21"
     assert fresh.allocate("a-21") == "a-21-2"
+
+
+PARTIAL = {
+    "prompt": "Which of these run a Flask app in production?",
+    "type": "multiple_choice",
+    "choices": ["gunicorn", "uWSGI", "flask run", "python app.py"],
+    "correct_choices": [0, 1],
+}
+
+
+@pytest.mark.parametrize(
+    ("weights", "error"),
+    [
+        ([50, 50, -100, 0], None),
+        ([100, 100, 0, 0], "together 100"),
+        ([50, 50, 0], "one weight per choice"),
+        ([60, 40, 0, 101], "Must be greater than or equal to -100 and less than or equal to 100."),
+        ([0, 100, 0, 0], "together 100"),
+    ],
+)
+def test_choice_weights_must_agree_with_the_correct_choices(client, editor, weights, error):
+    response = client.post(Q, json=new_question(**PARTIAL, choice_weights=weights), headers=editor)
+    if error is None:
+        assert response.status_code == 201, response.get_json()
+        shown = client.get(f"{Q}/{response.get_json()['id']}?include=answer").get_json()
+        assert shown["choice_weights"] == [50, 50, -100, 0]
+        assert "choice_weights" not in client.get(f"{Q}/{shown['id']}").get_json()
+        return
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert error in str([v for k, v in errors.items() if k.startswith("choice_weights")])
+
+
+def test_only_multiple_choice_questions_have_weights(client, editor):
+    response = client.post(
+        Q,
+        json=new_question(
+            prompt="Flask ships with an ORM: true?",
+            type="true_false",
+            correct_choices=[1],
+            choice_weights=[0, 100],
+        ),
+        headers=editor,
+    )
+    assert response.status_code == 422
+    assert "Only multiple-choice" in str(response.get_json()["errors"]["choice_weights"])

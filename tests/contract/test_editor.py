@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import func, select
 
 from api.bank.models import Question, QuestionTopic, Topic
+from api.bank.payloads import weights_fit
 from api.extensions import db
 from tests.support.accounts import login_headers, make_user
 from tests.support.apps import build_app, seed_bank_into, slugs
@@ -131,7 +132,9 @@ def _existing_topics(slugs: Any, pool: list[str]) -> Any:
 
 def _explained(item: dict) -> dict:
     """One explanation per choice, as the app requires and a JSON Schema cannot say:
-    generated explanations are cycled or cut to the number of choices."""
+    generated explanations are cycled or cut to the number of choices. Generated choice
+    weights are made to fit the correct choices (each an equal share of 100)."""
+    item = _weighted(item)
     given, choices = item.get("explanations"), item.get("choices")
     if not isinstance(given, list) or not given:
         return item
@@ -142,10 +145,29 @@ def _explained(item: dict) -> dict:
     return {**item, "explanations": None}
 
 
+def _weighted(item: dict) -> dict:
+    weights, correct = item.get("choice_weights"), item.get("correct_choices")
+    if not isinstance(weights, list) or not isinstance(correct, list) or not correct:
+        return item
+    if not all(isinstance(i, int) and 0 <= i < len(weights) for i in correct):
+        return item
+    share = 100 / len(set(correct))
+    fitted = [
+        share if i in correct else min(0, w) if isinstance(w, int | float) else w
+        for i, w in enumerate(weights)
+    ]
+    return {**item, "choice_weights": fitted}
+
+
 def _explanations_fit(question: dict) -> bool:
+    """What QuestionIn's schema cannot say: one explanation per choice, and partial credit
+    in which the correct choices weigh together 100 (api/bank/payloads.py `weights_fit`)."""
     given, choices = question.get("explanations"), question.get("choices")
     if choices is None and question.get("type") == "true_false":
         choices = ["True", "False"]
+    weights = question.get("choice_weights")
+    if weights is not None and not weights_fit(weights, question.get("correct_choices") or []):
+        return False
     return given is None or len(given) == len(choices or [])
 
 

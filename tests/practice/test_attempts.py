@@ -338,3 +338,27 @@ def test_attempt_records_the_question_version(client, learner, editor):
     assert second["model_answer"] == "Each URL rule, its endpoint and its HTTP methods."
     again = client.get(f"{V1}/attempts/{first['id']}", headers=learner).get_json()
     assert again["question_version"] == 1
+
+
+def test_partial_credit_scores_a_choice_attempt(client, learner, editor):
+    question = client.post(
+        Q,
+        json={
+            "prompt": "Which of these serve a Flask app in production?",
+            "answer": "A WSGI server such as gunicorn or uWSGI, never the development server.",
+            "type": "multiple_choice",
+            "choices": ["gunicorn", "uWSGI", "flask run"],
+            "correct_choices": [0, 1],
+            "choice_weights": [50, 50, -100],
+            "topics": ["deployment"],
+        },
+        headers=editor,
+    )
+    assert question.status_code == 201, question.get_json()
+    qid = question.get_json()["id"]
+    half = created(attempt(client, learner, qid, choices=[0]))
+    assert (half["grade"]["score"], half["grade"]["passed"]) == (0.5, False)
+    full = created(attempt(client, learner, qid, choices=[1, 0]))
+    assert (full["grade"]["score"], full["grade"]["passed"]) == (1.0, True)
+    trap = created(attempt(client, learner, qid, choices=[0, 1, 2]))
+    assert (trap["grade"]["score"], trap["grade"]["passed"]) == (0.0, False)

@@ -382,3 +382,27 @@ def test_choices_anything_else_fails(
 def test_choices_need_a_correct_answer() -> None:
     with pytest.raises(ValueError):
         grade_choices(selected=[0], correct=[])
+
+
+# Moodle-style partial credit: 50 + 50 for the two right ones, -100 for the trap.
+WEIGHTS = [50.0, 50.0, -100.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("selected", "score", "passed"),
+    [
+        ([0, 1], 1.0, True),
+        ([1, 0, 3], 1.0, True),  # a choice worth nothing costs nothing, as in Moodle
+        ([0], 0.5, False),
+        ([0, 3], 0.5, False),
+        ([0, 1, 2], 0.0, False),  # the trap takes back what the right ones gave
+        ([2], 0.0, False),
+        ([], 0.0, False),
+    ],
+)
+def test_partial_credit_scores_the_sum_of_the_picked_weights(selected, score, passed) -> None:
+    grade = grade_choices(selected=selected, correct=[0, 1], weights=WEIGHTS)
+    assert (grade.score, grade.passed) == (score, passed)
+    assert grade.confidence == ("clear_pass" if passed else "clear_fail")
+    if 0 < score < 1:
+        assert grade.feedback == "Partly right: your choices are worth 50% of the marks."

@@ -42,6 +42,7 @@ CSV_COLUMNS = (
     "type",
     "choices",
     "correct_choices",
+    "choice_weights",
     "topics",
     "tags",
     "sources",
@@ -151,6 +152,7 @@ def to_csv(questions: list[dict[str, Any]]) -> str:
             "key_points",
             "choices",
             "correct_choices",
+            "choice_weights",
             "sources",
             "explanations",
         ):
