@@ -80,6 +80,7 @@ EXPECTED_ITEMS = {
             "choices": ["@app.route", "@app.view", "@route"],
             "correct_choices": [0],
             "answer": "The answer is: @app.route",
+            "tags": ["decorators", "views"],
             "topics": ["flask-routing"],
             "sources": _source(2),
         },
@@ -642,3 +643,30 @@ def test_parse_does_not_mutate_or_share_note_values():
     before = copy.deepcopy(second.question)
     first.question["tags"].append("b")
     assert second.question == before
+
+
+def test_moodle_tags_and_a_category_in_the_question_block():
+    text = (
+        "// question: 12  name: Tagged\n"
+        "// [tag:Flask Basics] [tag:easy] [tag:easy]\n"
+        "$CATEGORY: $course$/top/Flask\n"
+        "// [tag:after-category]\n"
+        "::Tagged::Is Flask a framework?{T}\n\n"
+        '// [tag:ignored]\n// qbank: {"tags": ["from-note"]}\n::Noted::Still one?{T}\n'
+    )
+    parsed = parse_gift(text)
+    tagged, noted = parsed.items
+    assert tagged.question["tags"] == ["after-category"]
+    assert tagged.question["topics"] == ["flask"]
+    assert noted.question["tags"] == ["from-note"] and noted.question["topics"] == ["flask"]
+    assert parse_gift("// [tag:Flask Basics] [tag:easy]\nQ?{T}").items[0].question["tags"] == [
+        "flask-basics",
+        "easy",
+    ]
+
+
+def test_bytes_are_read_as_utf8():
+    (item,) = parse_gift("::Café::Is it ünïcode?{T}".encode()).items
+    assert item.question["slug"] == "cafe"
+    with pytest.raises(DocumentError, match="UTF-8"):
+        parse_gift(b"\xff\xfe::A::B?{T}")

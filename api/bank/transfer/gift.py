@@ -9,7 +9,9 @@ the GIFT says: how our own exports come back unchanged) and
 `// qbank-topic: {"slug", "name", "description"}`, which declares a topic; one declared
 directly before a `$CATEGORY:` line is the topic that category stands for. Any other
 `$CATEGORY: path` makes `Parsed.topic_for_category(path)` the topic of the questions that
-follow (a question whose note names topics keeps those).
+follow (a question whose note names topics keeps those). Moodle's own `// [tag:name]`
+comments before a question give its tags (slugified) unless the note has tags; its other
+comments (`// question: 12  name: ...`) are ignored.
 
 `::title::` gives the slug (`title_slug`) unless the note has one. A `[markdown]`,
 `[plain]` or `[moodle]` prefix keeps the text as written, `[html]` turns it into text
@@ -68,6 +70,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from api.bank.slugs import slugify
 from api.bank.transfer.interchange import (
     DocumentError,
     Item,
@@ -85,6 +88,7 @@ __all__ = ["export_gift", "parse_gift"]
 _FORMATS = ("markdown", "plain", "moodle", "html")
 _FORMAT_PREFIX = re.compile(r"\[(markdown|plain|moodle|html)\]", re.IGNORECASE)
 _WEIGHT = re.compile(r"\s*%(-?[0-9]{1,3}(?:\.[0-9]+)?)%")
+_TAG = re.compile(r"\[tag:([^\]\n]{1,100})\]")
 _TRUE_FALSE = {"T": 0, "TRUE": 0, "F": 1, "FALSE": 1}
 # Characters a backslash escapes, and what each stands for.
 _ESCAPED = {"\\": "\\", "~": "~", "=": "=", "#": "#", "{": "{", "}": "}", ":": ":", "n": "\n"}
@@ -123,8 +127,11 @@ class _Escapes:
 # ---------------------------------------------------------------------------- reading
 
 
-def parse_gift(text: str, *, document: str = "import", max_items: int | None = None) -> Parsed:
-    """The questions of a GIFT document (see the module's docstring for what is read).
+def parse_gift(
+    text: str | bytes, *, document: str = "import", max_items: int | None = None
+) -> Parsed:
+    """The questions of a GIFT document (see the module's docstring for what is read):
+    text, or UTF-8 bytes.
 
     Raises DocumentError when the document is not GIFT or holds no question, and
     TooManyItems (a DocumentError) as soon as question `max_items + 1` is found.
@@ -139,6 +146,7 @@ def parse_gift(text: str, *, document: str = "import", max_items: int | None = N
         note: dict[str, Any] | None = None
         declared: str | None = None  # the topic declared last, for a $CATEGORY right after
         content: list[str] = []
+        tags: list[str] = []  # Moodle's `// [tag:name]` comments before the question
         for line in block:
             stripped = line.strip()
             if stripped.startswith("//"):
@@ -147,11 +155,13 @@ def parse_gift(text: str, *, document: str = "import", max_items: int | None = N
                     declared = _declare_topic(parsed, comment[len("qbank-topic:") :])
                 elif comment.startswith("qbank:") and not content:
                     note = read_meta(comment[len("qbank:") :].strip())
+                elif not content:
+                    tags.extend(_TAG.findall(comment))
                 continue
             if not content and stripped.startswith("$CATEGORY:"):
                 path = stripped[len("$CATEGORY:") :].strip()
                 category = ("topic", declared) if declared else ("path", path)
-                declared, note = None, None
+                declared, note, tags = None, None, []
                 continue
             content.append(line.rstrip())
         if not content:
@@ -169,7 +179,7 @@ def parse_gift(text: str, *, document: str = "import", max_items: int | None = N
         except _Reject as exc:
             parsed.rejected.append(Rejected(position=position, reason=exc.reason, title=title))
             continue
-        _complete(question, note or {}, title, parsed, category, document, position)
+        _complete(question, note or {}, title, tags, parsed, category, document, position)
         parsed.items.append(Item(position=position, question=question, title=title))
 
     if not position:
@@ -182,7 +192,12 @@ def parse_gift(text: str, *, document: str = "import", max_items: int | None = N
     return parsed
 
 
-def _checked_text(text: str) -> str:
+def _checked_text(text: str | bytes) -> str:
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            raise DocumentError("The document is not UTF-8 text, so not GIFT.") from None
     if text.startswith("\ufeff"):
         text = text[1:]
     head = text[:65536]
@@ -424,6 +439,7 @@ def _complete(
     question: dict[str, Any],
     note: dict[str, Any],
     title: str | None,
+    tags: list[str],
     parsed: Parsed,
     category: tuple[str, str] | None,
     document: str,
@@ -433,6 +449,9 @@ def _complete(
     slug = title_slug(title)
     if slug:
         question["slug"] = slug
+    tag_slugs = [slugify(t, max_length=64) for t in tags if re.search("[A-Za-z0-9]", t)]
+    if tag_slugs:
+        question["tags"] = list(dict.fromkeys(tag_slugs))
     if "topics" not in note and category is not None:
         kind, value = category
         topic = value if kind == "topic" else parsed.topic_for_category(value)
