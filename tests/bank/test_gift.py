@@ -670,3 +670,10 @@ def test_bytes_are_read_as_utf8():
     assert item.question["slug"] == "cafe"
     with pytest.raises(DocumentError, match="UTF-8"):
         parse_gift(b"\xff\xfe::A::B?{T}")
+
+
+def test_private_use_characters_in_the_text_are_kept():
+    text = "::PUA::Is \ue000\ue004 kept \\{here\\}?{=yes \ue001 ~no}"
+    (item,) = parse_gift(text).items
+    assert item.question["prompt"] == "Is \ue000\ue004 kept {here}?"
+    assert item.question["choices"] == ["yes \ue001", "no"]

@@ -85,7 +85,6 @@ from api.bank.transfer.interchange import (
 
 __all__ = ["export_gift", "parse_gift"]
 
-_FORMATS = ("markdown", "plain", "moodle", "html")
 _FORMAT_PREFIX = re.compile(r"\[(markdown|plain|moodle|html)\]", re.IGNORECASE)
 _WEIGHT = re.compile(r"\s*%(-?[0-9]{1,3}(?:\.[0-9]+)?)%")
 _TAG = re.compile(r"\[tag:([^\]\n]{1,100})\]")
@@ -110,8 +109,8 @@ class _Escapes:
     (so that `\\{` is no brace and `\\~` no answer), and put back in each piece."""
 
     def __init__(self, text: str) -> None:
-        base = 0xE000
-        while any(chr(base + i) in text for i in range(len(_ESCAPED))):
+        base, present = 0xE000, set(text)
+        while any(chr(base + i) in present for i in range(len(_ESCAPED))):
             base += len(_ESCAPED)  # the text uses these stand-ins itself: take others
         self.to_stand_in = {key: chr(base + i) for i, key in enumerate(_ESCAPED)}
         self.from_stand_in = {chr(base + i): _ESCAPED[key] for i, key in enumerate(_ESCAPED)}
@@ -547,7 +546,7 @@ def _question_text(question: dict[str, Any]) -> str:
         for i, choice in enumerate(choices):
             if weights:
                 mark = f"~%{_weight(weights[i])}%"
-            elif len(correct) == 1:
+            elif len(correct) <= 1:
                 mark = "=" if i in correct else "~"
             else:
                 mark = f"~%{_weight(100 / len(correct))}%" if i in correct else "~%-100%"
