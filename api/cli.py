@@ -85,6 +85,50 @@ def register(app: Flask) -> None:
             f"imported {path.name}: " + ", ".join(f"{k} {v}" for k, v in report.as_dict().items())
         )
 
+    @app.cli.command("import-document")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option(
+        "--format",
+        "kind",
+        type=click.Choice(["gift", "aiken", "moodle-xml"]),
+        default=None,
+        help="The document's format (by default from its name: .gift, .xml, else Aiken).",
+    )
+    @click.option("--dry-run", is_flag=True, help="Validate and report, then roll back.")
+    @click.option(
+        "--on-error",
+        type=click.Choice(["fail", "skip"]),
+        default="fail",
+        show_default=True,
+        help="Items that cannot be imported: fail (import nothing) or skip (import the others).",
+    )
+    @on_conflict_option
+    def import_document_command(
+        path: Path, kind: str | None, dry_run: bool, on_error: str, on_conflict: str
+    ) -> None:
+        """Import a GIFT, Aiken or Moodle XML document, as POST /questions/import does."""
+        from api.bank.transfer import foreign
+        from api.platform.errors import ApiError
+
+        kind = kind or foreign.format_of_name(path.name)
+        limit = app.config["IMPORT_MAX_ITEMS"]
+        try:
+            found = foreign.read_document(
+                kind, path.read_bytes(), document=path.name, max_items=limit, on_error=on_error
+            )
+            report = foreign.import_document(found, dry_run=dry_run, on_conflict=on_conflict)
+        except ApiError as exc:
+            where = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.errors or {}).items())
+            raise click.ClickException(f"{path.name}: {exc.detail} {where}".strip()) from exc
+        verb = "would import" if dry_run else "imported"
+        click.echo(
+            f"{verb} {path.name} ({kind}): "
+            + ", ".join(f"{k} {v}" for k, v in report.as_dict().items())
+        )
+        for item in sorted(found.rejected, key=lambda r: r.position):
+            title = f" ({item.title})" if item.title else ""
+            click.echo(f"rejected {item.position}{title}: {item.reason}")
+
     @app.cli.command("import-bank")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--dry-run", is_flag=True, help="Validate and report, then roll back.")

@@ -229,9 +229,17 @@ topic_in_schema = TopicIn()
 ON_CONFLICT = ("fail", "update", "skip")
 
 
+# The formats an import reads: the bank's own (JSON), plain-text Q&A, and other platforms'.
+IMPORT_FORMATS = ("json", "text", "gift", "aiken", "moodle-xml")
+# What an import does with items it cannot import: write nothing (fail), or the others.
+ON_ERROR = ("fail", "skip")
+
+
 class ImportArgs(Schema):
     dry_run = fields.Boolean(load_default=False)
     on_conflict = fields.String(load_default="fail", validate=validate.OneOf(ON_CONFLICT))
+    format = fields.String(load_default=None, validate=validate.OneOf(IMPORT_FORMATS))
+    on_error = fields.String(load_default="fail", validate=validate.OneOf(ON_ERROR))
     document = SafeString(load_default="import", validate=validate.Length(min=1, max=200))
 
 

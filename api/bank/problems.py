@@ -18,3 +18,11 @@ register(
     "written. The problem lists the conflicting items.",
     "Send again with `on_conflict=update` to update them or `on_conflict=skip` to leave them.",
 )
+register(
+    "unsafe-xml",
+    400,
+    "XML with entity declarations",
+    "A Moodle XML import declares entities (which expand, or fetch files or URLs) in a "
+    "document type definition; such documents are refused unread, and nothing was written.",
+    "Remove the `<!DOCTYPE ...>` declaration: Moodle's own exports have none.",
+)

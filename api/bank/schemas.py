@@ -155,7 +155,10 @@ question_item_args = QuestionItemArgs()
 
 class ExportArgs(FilterArgs):
     format = fields.String(
-        load_default="json", validate=validate.OneOf(["json", "csv", "markdown"])
+        load_default="json",
+        validate=validate.OneOf(
+            ["json", "csv", "markdown", "gift", "aiken", "moodle-xml", "qti", "anki"]
+        ),
     )
 
 

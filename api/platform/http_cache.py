@@ -139,6 +139,8 @@ def conditional_get(response: Response) -> Response:
             headers.setdefault(name, value)
     if status == 304:
         return response
+    if response.is_streamed:
+        return response  # an export sent as it is read: no hash of bytes not yet made
     if not response.get_etag()[0]:
         response.add_etag()
         remember(response)

@@ -280,9 +280,10 @@ def http(
     body: Any = None,
     key: str | None = None,
     timeout: float = HTTP_TIMEOUT,
+    headers: dict[str, str] | None = None,
 ) -> Reply:
     """One request with a client timeout; connection failures become a status-0 Reply."""
-    request = api_request(method, url, token=token, body=body, key=key)
+    request = api_request(method, url, token=token, body=body, key=key, extra_headers=headers)
     path = url.split("/", 3)[-1]
     started = time.monotonic()
 

@@ -35,7 +35,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -698,10 +698,12 @@ def _port_open(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def nginx_in_front(upstream: str) -> Iterator[str]:
+def nginx_in_front(upstream: str | Sequence[str]) -> Iterator[str]:
     """Debian's nginx on a free loopback port with the project's deploy template, proxying
-    to `upstream` (host:port); yields its base URL. Installed with apt-get when missing
+    to `upstream` (host:port, or several: nginx balances them round robin, as compose's
+    `api` service scaled out); yields its base URL. Installed with apt-get when missing
     (root); its files live in a temporary directory, removed after."""
+    servers = [upstream] if isinstance(upstream, str) else list(upstream)
     binary = _ensure_installed("nginx", _find_nginx, "nginx")
     prefix = _private_tempdir("qbank-nginx-")
     prefix.chmod(0o755)  # the workers (nobody, when started as root) create temp files here
@@ -711,7 +713,7 @@ def nginx_in_front(upstream: str) -> Iterator[str]:
     site = (
         NGINX_TEMPLATE.read_text()
         .replace("${NGINX_LISTEN}", f"127.0.0.1:{port}")
-        .replace("${API_UPSTREAM}", upstream)
+        .replace("server ${API_UPSTREAM};", "\n    ".join(f"server {u};" for u in servers))
     )
     (prefix / "api.conf").write_text(site)
     (prefix / "nginx.conf").write_text(

@@ -66,14 +66,26 @@ class ImportTooManyItems(ApiError):
         )
 
 
-def import_bank(*, bank: dict[str, Any], dry_run: bool, on_conflict: str = "fail") -> WriteReport:
+def import_bank(
+    *,
+    bank: dict[str, Any],
+    dry_run: bool,
+    on_conflict: str = "fail",
+    positions: list[int] | None = None,
+) -> WriteReport:
     """All or nothing: any invalid question, unknown topic or conflict changes nothing.
 
     Items whose slug the bank has are handled as `on_conflict` says (writing.py); a
     concurrent write that took a slug first is a plain 409, to retry.
     """
     try:
-        return upsert_bank(bank=bank, dry_run=dry_run, flag_similar=True, on_conflict=on_conflict)
+        return upsert_bank(
+            bank=bank,
+            dry_run=dry_run,
+            flag_similar=True,
+            on_conflict=on_conflict,
+            positions=positions,
+        )
     except IntegrityError as exc:  # upsert_bank has rolled back
         raise Conflict(
             "Nothing was imported: another write took one of these slugs first; retry."

@@ -131,6 +131,7 @@ def upsert_bank(
     dry_run: bool = False,
     flag_similar: bool = False,
     on_conflict: str = "fail",
+    positions: list[int] | None = None,
 ) -> WriteReport:
     """Write the bank's topics and questions (matched by slug) in one transaction.
 
@@ -143,6 +144,8 @@ def upsert_bank(
     With `dry_run` everything is done, flushed and reported, then rolled back. With
     `flag_similar`, each question about to be created is compared with the prompts
     already in the bank and reported as a near-duplicate when it reads the same.
+    `positions` names each question's position in its document, for the report (by
+    default, its index in `bank["questions"]`).
     """
     report = WriteReport()
     with all_or_nothing():
@@ -150,6 +153,7 @@ def upsert_bank(
             report,
             similar=SimilarPrompts.from_database() if flag_similar else None,
             on_conflict=on_conflict,
+            positions=positions,
         )
         writer.topics(bank["topics"])
         writer.questions(bank["questions"])
@@ -194,6 +198,7 @@ class Upserter:
         *,
         similar: SimilarPrompts | None = None,
         on_conflict: str = "fail",
+        positions: list[int] | None = None,
     ) -> None:
         if on_conflict not in ON_CONFLICT:
             raise ValueError(f"on_conflict must be one of {ON_CONFLICT}")
@@ -201,6 +206,7 @@ class Upserter:
         self.similar = similar
         self.on_conflict = on_conflict
         self.position = 0  # of the next item, counted across batches
+        self.positions = positions  # the items' positions in their document, if given
         self.topic_cache: dict[str, Topic] = {}
         self.tag_cache: dict[str, Tag] = {}
         # Read when a question has no slug: the slugs in use, and which document
@@ -237,7 +243,8 @@ class Upserter:
         if self.slugs is not None:
             self.slugs.take(explicit)
         for data in items:
-            position, self.position = self.position, self.position + 1
+            index, self.position = self.position, self.position + 1
+            position = self.positions[index] if self.positions is not None else index
             if (known := self._imported_before(data)) is not None:
                 # Left as it is: a document imported again, never a write.
                 self.report.add("unchanged", known, position=position)
