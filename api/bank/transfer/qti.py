@@ -257,7 +257,20 @@ def _lom(entry: dict[str, Any]) -> ET.Element:
 _LOM_DIFFICULTY = {"easy": "easy", "medium": "medium", "hard": "difficult"}
 
 
-def _manifest_xml(entries: list[dict[str, Any]], test_href: str | None) -> bytes:
+def _streamed(target: BinaryIO, root: ET.Element, container: ET.Element, children) -> None:
+    """Write `root` to `target` with `children` (elements, made one at a time) inside
+    `container`, an empty element of it: a package of any size never holds its whole
+    manifest or test as a tree."""
+    marker = "qbank-children-go-here"
+    container.text = marker
+    head, tail = _serialize(root).split(marker.encode("utf-8"))
+    target.write(head)
+    for child in children:
+        target.write(ET.tostring(child, encoding="unicode").encode("utf-8"))
+    target.write(tail)
+
+
+def _write_manifest(target: BinaryIO, entries: list[dict[str, Any]], test_href: str | None) -> None:
     cp = ""  # the manifest's elements are in the default (IMS CP) namespace
     manifest = ET.Element(
         "manifest",
@@ -274,27 +287,29 @@ def _manifest_xml(entries: list[dict[str, Any]], test_href: str | None) -> bytes
     ET.SubElement(metadata, f"{cp}schemaversion").text = "1.0.0"
     ET.SubElement(manifest, f"{cp}organizations")
     resources = ET.SubElement(manifest, f"{cp}resources")
-    if test_href:
-        test = ET.SubElement(
-            resources, f"{cp}resource", identifier=TEST_ID, type=TEST_TYPE, href=test_href
-        )
-        ET.SubElement(test, f"{cp}file", href=test_href)
+
+    def children():
+        if test_href:
+            test = ET.Element(f"{cp}resource", identifier=TEST_ID, type=TEST_TYPE, href=test_href)
+            ET.SubElement(test, f"{cp}file", href=test_href)
+            for entry in entries:
+                ET.SubElement(test, f"{cp}dependency", identifierref=entry["identifier"])
+            yield test
         for entry in entries:
-            ET.SubElement(test, f"{cp}dependency", identifierref=entry["identifier"])
-    for entry in entries:
-        resource = ET.SubElement(
-            resources,
-            f"{cp}resource",
-            identifier=entry["identifier"],
-            type=ITEM_TYPE,
-            href=entry["href"],
-        )
-        ET.SubElement(resource, f"{cp}metadata").append(_lom(entry))
-        ET.SubElement(resource, f"{cp}file", href=entry["href"])
-    return _serialize(manifest)
+            resource = ET.Element(
+                f"{cp}resource",
+                identifier=entry["identifier"],
+                type=ITEM_TYPE,
+                href=entry["href"],
+            )
+            ET.SubElement(resource, f"{cp}metadata").append(_lom(entry))
+            ET.SubElement(resource, f"{cp}file", href=entry["href"])
+            yield resource
+
+    _streamed(target, manifest, resources, children())
 
 
-def _test_xml(entries: list[dict[str, Any]], title: str) -> bytes:
+def _write_test(target: BinaryIO, entries: list[dict[str, Any]], title: str) -> None:
     test = ET.Element(
         _q("assessmentTest"),
         {
@@ -316,12 +331,12 @@ def _test_xml(entries: list[dict[str, Any]], title: str) -> bytes:
     section = ET.SubElement(
         part, _q("assessmentSection"), identifier="section-1", title=title, visible="true"
     )
-    for entry in entries:
-        # The test lives at the package root, the items under items/.
-        ET.SubElement(
-            section, _q("assessmentItemRef"), identifier=entry["identifier"], href=entry["href"]
-        )
-    return _serialize(test)
+    # The test lives at the package root, the items under items/.
+    refs = (
+        ET.Element(_q("assessmentItemRef"), identifier=entry["identifier"], href=entry["href"])
+        for entry in entries
+    )
+    _streamed(target, test, section, refs)
 
 
 def export_qti(
@@ -359,6 +374,8 @@ def export_qti(
             )
         test_href = "assessment.xml" if test_title else None
         if test_href:
-            package.writestr(test_href, _test_xml(entries, test_title))
-        package.writestr("imsmanifest.xml", _manifest_xml(entries, test_href))
+            with package.open(test_href, "w") as target:
+                _write_test(target, entries, test_title)
+        with package.open("imsmanifest.xml", "w") as target:
+            _write_manifest(target, entries, test_href)
     return len(entries)
