@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 export FLASK_APP := api
 export QBANK_ENV ?= development
 
-.PHONY: install serve test lint lint-spec migrate seed bench eval clean
+.PHONY: install serve test lint lint-spec migrate seed bench soak eval clean
 
 install: $(STAMP)
 
@@ -43,6 +43,11 @@ lint-spec: install
 # for a short development run. Writes bench/results/latest.md.
 bench: install
 	$(BIN)/python -m bench.run
+
+# A bounded soak (SOAK_SECONDS, 180 by default) of a realistic mix from 200 learners through
+# nginx, two app instances, PostgreSQL and Redis (bench/soak.py): no 5xx, no lost writes.
+soak: install
+	$(BIN)/python -m bench.soak
 
 # Grading quality against the labelled answers in eval/grading (eval/run.py): a benchmark,
 # not a test. Prints agreement, pass rates and separation per split.
