@@ -149,8 +149,10 @@ def _weighted(item: dict) -> dict:
     weights, correct = item.get("choice_weights"), item.get("correct_choices")
     if not isinstance(weights, list) or not isinstance(correct, list) or not correct:
         return item
-    if not all(isinstance(i, int) and 0 <= i < len(weights) for i in correct):
+    whole = [i for i in correct if isinstance(i, int | float) and float(i).is_integer()]
+    if len(whole) != len(correct) or not all(0 <= i < len(weights) for i in whole):
         return item
+    correct = [int(i) for i in whole]
     share = 100 / len(set(correct))
     fitted = [
         share if i in correct else min(0, w) if isinstance(w, int | float) else w
