@@ -40,6 +40,7 @@ CORS_EXPOSE_HEADERS = [
     "X-RateLimit-Remaining",
     "X-RateLimit-Reset",
     "X-Request-ID",
+    "X-Skipped-Count",
     "X-Total-Count",
 ]
 CORS_ALLOW_HEADERS = [
