@@ -31,18 +31,24 @@ def test_failed_logins_are_counted_across_workers(backend, database_factory, tmp
     )
     flask_cli(env, "db", "upgrade")
     with serve(env, app="tests.support.live:pid_tagged_app()", workers=WORKERS) as server:
-        email = new_email()
-        assert register(Client(server.base), email).status == 201
-        replies = [
-            http("POST", server.base + LOGIN, body={"email": email, "password": "wrong" * 3})
-            for _ in range(FAILURES + 1)
-        ]
+        # Which worker accepts a connection is the kernel's choice: on a busy machine one
+        # may take a whole round. Such a round proves nothing across workers, so a new
+        # account gets a new round, a bounded number of times.
+        for _round in range(6):
+            email = new_email()
+            assert register(Client(server.base), email).status == 201
+            replies = [
+                http("POST", server.base + LOGIN, body={"email": email, "password": "wrong" * 3})
+                for _ in range(FAILURES + 1)
+            ]
+            if len({r.headers["X-Worker-Pid"] for r in replies}) > 1:
+                break
+    assert len({r.headers["X-Worker-Pid"] for r in replies}) > 1, "one worker answered all"
     *allowed, refused = replies
     assert [r.status for r in allowed] == [401] * FAILURES
     remaining = [int(r.headers["X-RateLimit-Remaining"]) for r in allowed]
     assert remaining == list(range(FAILURES - 1, -1, -1))
     assert {r.headers["X-RateLimit-Limit"] for r in allowed} == {str(FAILURES)}
-    assert len({r.headers["X-Worker-Pid"] for r in replies}) > 1, "one worker answered all"
     assert refused.status == 429
     assert refused.headers["Content-Type"].startswith(PROBLEM)
     assert refused.body["status"] == 429
