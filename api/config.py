@@ -89,6 +89,8 @@ class Config:
     # Ids matching a random draw's filters, kept per worker and bank version (4 bytes
     # each: the default holds two million); 0 samples through the id index instead.
     ID_POOL_MAX_BYTES = 8 * 1024 * 1024
+    # Questions rendered for random draws, per worker (0 turns it off).
+    RENDERED_QUESTIONS_MAX_BYTES = 16 * 1024 * 1024
     CORS_ORIGINS: list[str] = []
     # The API's public origin (and path prefix) as clients reach it, e.g.
     # https://api.example.com: absolute URLs (paging `Link`s) are built on it, never on
@@ -164,6 +166,7 @@ class Config:
         for key in (
             "RESPONSE_CACHE_MAX_BYTES",
             "ID_POOL_MAX_BYTES",
+            "RENDERED_QUESTIONS_MAX_BYTES",
             "ATTEMPTS_PER_DAY",
             "BATCH_ANSWER_MAX_BYTES",
             "PASSWORD_MIN_STRENGTH",

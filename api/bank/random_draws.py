@@ -6,8 +6,10 @@ import random
 from array import array
 from collections.abc import Sequence
 from dataclasses import astuple, replace
+from typing import Any
 
 from flask import Flask, current_app
+from marshmallow import Schema
 from sqlalchemy import func, select, union
 
 from api.bank.models import Question
@@ -19,13 +21,18 @@ from api.platform.lru import ByteLRU
 EXACT_SAMPLE_LIMIT = 5000
 _rng = random.SystemRandom()
 ID_POOLS_KEY = "qbank.id_pools"
+RENDERED_KEY = "qbank.rendered_questions"
 
 
 def init_app(app: Flask) -> None:
-    """Per-worker pools of matching ids for random draws, when given a byte budget."""
+    """Per-worker pools of matching ids for random draws, and the questions they drew as
+    rendered, each when given a byte budget."""
     pool_bytes = int(app.config.get("ID_POOL_MAX_BYTES") or 0)
     if pool_bytes > 0:
         app.extensions[ID_POOLS_KEY] = ByteLRU(pool_bytes, lambda ids: ids.itemsize * len(ids))
+    rendered_bytes = int(app.config.get("RENDERED_QUESTIONS_MAX_BYTES") or 0)
+    if rendered_bytes > 0:
+        app.extensions[RENDERED_KEY] = ByteLRU(rendered_bytes, lambda entry: entry[1])
 
 
 def id_pools() -> ByteLRU | None:
@@ -44,17 +51,56 @@ def random_questions(*, filters: QuestionFilters, count: int) -> list[Question]:
     """
     pools = id_pools()
     version = bank_revision.current() if pools is not None else None
+    return _load(_draw(filters, count, version))
+
+
+def random_rendered(
+    *, filters: QuestionFilters, count: int, schema: Schema, variant: str
+) -> list[dict[str, Any]]:
+    """A draw as `random_questions` makes it, rendered by `schema` (a `many` schema).
+
+    Each worker keeps the questions it rendered for a draw, per bank version and
+    `variant` (with or without answers), in a byte-bounded LRU: a question drawn again
+    costs a dictionary look-up instead of an ORM load, a query for its topics and tags
+    and marshmallow. Any write to the bank changes the version, so nothing stale is
+    ever served. Without the pools or that cache, each draw renders what it drew.
+    """
+    cache = current_app.extensions.get(RENDERED_KEY)
+    pools = id_pools()
+    if cache is None or pools is None:
+        return schema.dump(random_questions(filters=filters, count=count))
+    version = bank_revision.current()
+    chosen = _draw(filters, count, version)
+    found: dict[int, dict[str, Any]] = {}
+    for question_id in chosen:
+        entry = cache.get((version, variant, question_id))
+        if entry is not None:
+            found[question_id] = entry[0]
+    missing = [i for i in chosen if i not in found]
+    if missing:
+        for question, rendered in zip(loaded := _load(missing), schema.dump(loaded), strict=True):
+            found[question.id] = rendered
+            cache.put((version, variant, question.id), (rendered, len(repr(rendered))))
+    return [found[i] for i in chosen if i in found]
+
+
+def _draw(filters: QuestionFilters, count: int, version: int | None) -> list[int]:
+    """The ids of a draw: from the worker's pool for this bank version, or the database."""
     if version is None:
-        chosen = _sample_in_database(filters, count)
-    else:
-        # `exclude` varies from call to call (quizzes): applied to the draw, not the pool.
-        pooled = replace(filters, exclude=[])
-        key = (version, *(tuple(v) if isinstance(v, list) else v for v in astuple(pooled)))
-        ids = pools.get(key)
-        if ids is None:
-            ids = array("i", db.session.scalars(matching_ids(pooled)))
-            pools.put(key, ids)
-        chosen = _sample_excluding(ids, count, set(filters.exclude))
+        return _sample_in_database(filters, count)
+    pools = id_pools()
+    # `exclude` varies from call to call (quizzes): applied to the draw, not the pool.
+    pooled = replace(filters, exclude=[])
+    key = (version, *(tuple(v) if isinstance(v, list) else v for v in astuple(pooled)))
+    ids = pools.get(key)
+    if ids is None:
+        ids = array("i", db.session.scalars(matching_ids(pooled)))
+        pools.put(key, ids)
+    return _sample_excluding(ids, count, set(filters.exclude))
+
+
+def _load(chosen: list[int]) -> list[Question]:
+    """The questions of these ids, in this order, with their topics and tags."""
     if not chosen:
         return []
     found = {

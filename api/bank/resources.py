@@ -109,8 +109,13 @@ class QuestionRandom(Resource):
         """Draw distinct random questions matching the filters."""
         args = parse_args(random_args)
         filters = QuestionFilters.from_args(args)
-        items = random_draws.random_questions(filters=filters, count=args["count"])
-        return {"data": list_schema(args).dump(items)}, 200, {"Cache-Control": "no-store"}
+        data = random_draws.random_rendered(
+            filters=filters,
+            count=args["count"],
+            schema=list_schema(args),
+            variant="answer" if "answer" in args["include"] else "public",
+        )
+        return {"data": data}, 200, {"Cache-Control": "no-store"}
 
 
 class QuestionItem(Resource):

@@ -477,3 +477,25 @@ def test_only_multiple_choice_questions_have_weights(client, editor):
     )
     assert response.status_code == 422
     assert "Only multiple-choice" in str(response.get_json()["errors"]["choice_weights"])
+
+
+def test_random_draws_serve_an_edit_at_once(client, editor):
+    """Draws render each question once per worker and bank version: a question drawn
+    before an edit is drawn with the edit after it, with and without its answer."""
+    client.post(f"{T}", json={"slug": "drawn", "name": "Drawn"}, headers=editor)
+    body, etag = created(client, editor, prompt="Which question is drawn here?", topics=["drawn"])
+    for include in ("", "&include=answer"):
+        url = f"{Q}/random?topic=drawn&count=5{include}"
+        first = client.get(url).get_json()["data"]
+        assert [q["id"] for q in first] == [body["id"]]
+        assert client.get(url).get_json()["data"] == first  # drawn again: the same render
+    patched = client.patch(
+        f"{Q}/{body['id']}",
+        json={"prompt": "Which question was edited here?", "answer": "This one."},
+        headers={**editor, "If-Match": etag},
+    )
+    assert patched.status_code == 200
+    public = client.get(f"{Q}/random?topic=drawn&count=5").get_json()["data"]
+    assert public[0]["prompt"] == "Which question was edited here?" and "answer" not in public[0]
+    full = client.get(f"{Q}/random?topic=drawn&count=5&include=answer").get_json()["data"]
+    assert full[0]["answer"] == "This one." and full[0]["version"] == patched.get_json()["version"]
