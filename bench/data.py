@@ -88,7 +88,7 @@ def _shifted_card(review, at, now) -> dict[str, Any]:
 
 def populate(*, questions: int, learners: int, attempts: int, seed: int = 7) -> dict[str, Any]:
     from api import create_app
-    from api.accounts.models import User
+    from api.accounts.models import User, new_token_key
     from api.accounts.users import hash_password
     from api.bank.models import Question
     from api.bank.synthetic import generate_bank, refresh_statistics
@@ -118,6 +118,8 @@ def populate(*, questions: int, learners: int, attempts: int, seed: int = 7) -> 
                     "role": "learner",
                     "display_name": f"Learner {i}",
                     "timezone": "UTC",
+                    # COPY (PostgreSQL) skips the model's Python-side default.
+                    "token_key": new_token_key(),
                     "created_at": now - timedelta(days=90),
                     "updated_at": now - timedelta(days=90),
                 }
