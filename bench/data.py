@@ -5,9 +5,15 @@ Run by bench/run.py in a subprocess whose environment names the database
 
     python -m bench.data populate --questions 100000 --learners 1000 --attempts 200000
     python -m bench.data token --user-id 1
+    python -m bench.data learners --learners 200 --questions 2000 --out learners.json
 
 `populate` prints one JSON line describing what it wrote; `token` prints a learner's
-access token (minted in the same way as a login, signed with the instance's secret).
+access token (minted in the same way as a login, signed with the instance's secret);
+`learners` writes the access tokens of that many learners (spread over the bench's
+learners) and that many open questions with their key points, for the rows that post
+graded answers and read what a learner reads (bench/endpoints.py). Its tokens live as long
+as the minting environment's JWT_ACCESS_TOKEN_SECONDS says (the harness sets it to outlast
+the run: they are minted once per bank).
 
 Questions come from api.bank.synthetic.generate_bank. Learners, attempts and review
 states are written directly with Core inserts (COPY on PostgreSQL): going through the API
@@ -82,7 +88,7 @@ def _shifted_card(review, at, now) -> dict[str, Any]:
 
 def populate(*, questions: int, learners: int, attempts: int, seed: int = 7) -> dict[str, Any]:
     from api import create_app
-    from api.accounts.models import User
+    from api.accounts.models import User, new_token_key
     from api.accounts.users import hash_password
     from api.bank.models import Question
     from api.bank.synthetic import generate_bank, refresh_statistics
@@ -112,6 +118,8 @@ def populate(*, questions: int, learners: int, attempts: int, seed: int = 7) -> 
                     "role": "learner",
                     "display_name": f"Learner {i}",
                     "timezone": "UTC",
+                    # COPY (PostgreSQL) skips the model's Python-side default.
+                    "token_key": new_token_key(),
                     "created_at": now - timedelta(days=90),
                     "updated_at": now - timedelta(days=90),
                 }
@@ -253,6 +261,49 @@ def token(*, user_id: int) -> str:
         return open_session(user=user).access_token
 
 
+def learners(*, learners: int, questions: int, seed: int = 13) -> dict[str, Any]:
+    """Tokens of `learners` bench learners and `questions` open questions with key points."""
+    from api import create_app
+    from api.accounts.models import User
+    from api.accounts.users import open_session
+    from api.bank.models import Question
+    from api.extensions import db
+
+    app = create_app()
+    with app.app_context():
+        users = list(
+            db.session.scalars(
+                select(User).where(User.email.like("learner%@bench.example")).order_by(User.id)
+            )
+        )
+        if not users:
+            raise SystemExit("no bench learners: run populate first")
+        step = max(1, len(users) // learners)
+        chosen = users[::step][:learners]
+        tokens = [open_session(user=user).access_token for user in chosen]
+        open_rows = db.session.execute(
+            select(Question.id, Question.key_points)
+            .where(Question.type == "open")
+            .order_by(Question.id)
+        ).all()
+        graded = [
+            {"id": row.id, "key_points": [point["text"] for point in row.key_points]}
+            for row in open_rows
+            if row.key_points
+        ]
+        if not graded:
+            raise SystemExit("no open question with key points: nothing to grade")
+        rng = random.Random(seed)
+        sample = rng.sample(graded, min(questions, len(graded)))
+        return {
+            "user_ids": [user.id for user in chosen],
+            "tokens": tokens,
+            "open_questions": sample,
+            "open_with_key_points": len(graded),
+            "open_total": len(open_rows),
+        }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.data")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -262,10 +313,21 @@ def main(argv: list[str] | None = None) -> int:
     fill.add_argument("--attempts", type=int, default=200_000)
     mint = sub.add_parser("token")
     mint.add_argument("--user-id", type=int, required=True)
+    many = sub.add_parser("learners")
+    many.add_argument("--learners", type=int, default=200)
+    many.add_argument("--questions", type=int, default=2000)
+    many.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.command == "populate":
         result = populate(questions=args.questions, learners=args.learners, attempts=args.attempts)
         sys.stdout.write(json.dumps(result) + "\n")
+    elif args.command == "learners":
+        result = learners(learners=args.learners, questions=args.questions)
+        with open(args.out, "w") as out:
+            json.dump(result, out)
+        counts = {k: result[k] for k in ("open_total", "open_with_key_points")}
+        counts.update(learners=len(result["tokens"]), questions=len(result["open_questions"]))
+        sys.stdout.write(json.dumps(counts) + "\n")
     else:
         sys.stdout.write(token(user_id=args.user_id) + "\n")
     return 0

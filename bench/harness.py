@@ -19,13 +19,17 @@ from bench.endpoints import ENDPOINT_NAMES, ENDPOINTS_RUN, Endpoint, endpoints, 
 from bench.report import Row, best_of
 from bench.settings import (
     ATTEMPTS,
+    ATTEMPTS_PER_DAY,
     DURATION,
     LEARNERS,
+    MAX_MINUTES,
     MB,
+    OPEN_QUESTIONS,
     RATE_LIMIT,
     ROOT,
     ROUNDS,
     SIZES,
+    TOKEN_LEARNERS,
     WARMUP,
     WORKERS,
 )
@@ -65,6 +69,9 @@ def measure(wrk: str, server: Server, ep: Endpoint, workdir: Path) -> tuple[WrkR
     }
 
 
+DURABILITY = ("fsync", "synchronous_commit", "full_page_writes")
+
+
 @contextlib.contextmanager
 def databases(backend: str) -> Iterator:
     """Yields make(size) -> context manager of a fresh, empty database URL."""
@@ -82,8 +89,16 @@ def databases(backend: str) -> Iterator:
 
     from tests.support.servers import postgres_server
 
-    with postgres_server() as pg:
+    # Durable, as a production server: a commit returns once its WAL is flushed to disk
+    # (the test suite's clusters run with all three off, for speed).
+    with postgres_server(durable=True) as pg:
         admin = f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres"
+        with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
+            for setting in DURABILITY:
+                value = conn.execute(f"SHOW {setting}").fetchone()[0]
+                if value != "on":
+                    raise SystemExit(f"bench: PostgreSQL runs with {setting}={value}, not on")
+        print(f"bench: postgresql with {', '.join(f'{s}=on' for s in DURABILITY)}", flush=True)
 
         @contextlib.contextmanager
         def make(size: int, workdir: Path) -> Iterator[str]:
@@ -111,10 +126,15 @@ class Bank:
 
 
 def prepare_bank(backend: str, size: int, url: str, workdir: Path) -> Bank:
-    """Migrate the empty database and fill it (bench/data.py)."""
-    # One learner posts every measured attempt: the daily attempt quota is off.
+    """Migrate the empty database, fill it (bench/data.py), mint the learners' tokens."""
+    # The daily attempt quota is checked on every attempt, as in production, but raised
+    # far above what a learner posts in a run; writes are not rate-limited.
     env = app_env(
-        url, workdir, RATELIMIT_WRITES=RATE_LIMIT, ATTEMPTS_PER_DAY="0", PYTHONPATH=str(ROOT)
+        url,
+        workdir,
+        RATELIMIT_WRITES=RATE_LIMIT,
+        ATTEMPTS_PER_DAY=str(ATTEMPTS_PER_DAY),
+        PYTHONPATH=str(ROOT),
     )
     started = time.monotonic()
     run_python(env, "-m", "flask", "--app", "api", "db", "upgrade", timeout=300)
@@ -129,17 +149,30 @@ def prepare_bank(backend: str, size: int, url: str, workdir: Path) -> Bank:
         f"{info['attempts']} attempts, {info['review_states']} review states)",
         flush=True,
     )
-    eps = {ep.name: ep for ep in endpoints(info["max_question_id"])}
+    # Access tokens of many learners, minted once per bank: in this process only, they
+    # live past the run's time budget (the servers check each token's own expiry).
+    out = workdir / "learners.json"
+    mint_env = dict(env, JWT_ACCESS_TOKEN_SECONDS=str((MAX_MINUTES + 60) * 60))
+    mint = [
+        *("-m", "bench.data", "learners", "--learners", str(TOKEN_LEARNERS)),
+        *("--questions", str(OPEN_QUESTIONS), "--out", str(out)),
+    ]
+    counts = json.loads(run_python(mint_env, *mint, timeout=300).strip().splitlines()[-1])
+    print(
+        f"bench: {backend} {size}: {counts['learners']} learners' tokens, "
+        f"{counts['questions']} of {counts['open_with_key_points']} open questions with key "
+        f"points ({counts['open_total']} open)",
+        flush=True,
+    )
+    info["open_with_key_points"] = counts["open_with_key_points"]
+    eps = {ep.name: ep for ep in endpoints(info["max_question_id"], json.loads(out.read_text()))}
     return Bank(backend, size, env, workdir, info, eps)
 
 
 def run_bank_endpoint(wrk: str, bank: Bank, name: str) -> Row:
-    ep = bank.endpoints[name]
-    if ep.needs_token:  # minted just before use: access tokens live 15 minutes
-        learner = str(bank.info["learner_ids"][0])
-        token = run_python(bank.env, "-m", "bench.data", "token", "--user-id", learner, timeout=120)
-        ep.headers["Authorization"] = f"Bearer {token.strip()}"
-    return bench_endpoint(wrk, bank.backend, bank.size, ep, bank.env, bank.workdir)
+    return bench_endpoint(
+        wrk, bank.backend, bank.size, bank.endpoints[name], bank.env, bank.workdir
+    )
 
 
 def bench_endpoint(

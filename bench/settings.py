@@ -29,6 +29,14 @@ THREADS = env_int("BENCH_THREADS", 2)
 CONNECTIONS = env_int("BENCH_CONNECTIONS", 16)
 WORKERS = env_int("BENCH_WORKERS", 2)
 LEARNERS = env_int("BENCH_LEARNERS", 1000)
+# The rows of a learner (posting answers, reading the review queue, stats, attempts) cycle
+# through this many learners' tokens, and the free-text answers through this many open
+# questions with key points.
+TOKEN_LEARNERS = env_int("BENCH_TOKEN_LEARNERS", 200)
+OPEN_QUESTIONS = 2000
+# The daily attempt quota stays on (its check runs as in production) but far above what
+# the run posts per learner.
+ATTEMPTS_PER_DAY = 1_000_000
 ATTEMPTS = env_int("BENCH_ATTEMPTS", 20_000 if QUICK else 200_000)
 SIZES = [
     int(s)

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,13 +69,15 @@ class WrkResult:
 
 def run_wrk(wrk: str, server: Server, ep: Endpoint, duration: int, workdir: Path) -> WrkResult:
     paths_file = workdir / "paths.txt"
-    paths_file.write_text("\n".join(ep.paths) + "\n")
+    paths_file.write_text("\n".join(ep.lines()) + "\n")
     env = dict(
         os.environ,
         BENCH_PATHS=str(paths_file),
         BENCH_METHOD=ep.method,
         BENCH_BODY=ep.body,
         BENCH_HEADERS="\n".join(f"{k}: {v}" for k, v in ep.headers.items()),
+        # Keys of this wrk run: its prefix is new, so no key repeats one of an earlier run.
+        BENCH_IDEMPOTENCY_PREFIX=uuid.uuid4().hex if ep.idempotency else "",
     )
     cmd = [
         wrk,

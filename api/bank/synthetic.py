@@ -85,7 +85,7 @@ def refresh_statistics(tables: tuple[str, ...] = BANK_TABLES) -> None:
         autocommit = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         with autocommit as connection:
             connection.exec_driver_sql("VACUUM ANALYZE " + ", ".join(tables))
-            # Seen on servers run with fsync and synchronous_commit off (tests, bench): the
+            # Seen on servers run with fsync and synchronous_commit off (the tests'): the
             # first VACUUM could leave freshly loaded pages without their hint bits, so not
             # all-visible; after a checkpoint a second VACUUM marks them. A role that may not
             # CHECKPOINT (pg_checkpoint) just keeps what the first VACUUM did.

@@ -75,8 +75,12 @@ def test_targets_judge_the_issues_targets_and_only_show_the_uncached_search(monk
             row(size, "search", 2500 / slow, 3000.0),
             row(size, "search uncached", 70 / slow, 3000.0),
             row(size, "post attempt", 400 / slow, 3000.0),
+            row(size, "post self-rating", 500 / slow, 3000.0),
         ]
     verdicts = report.targets(rows)
+    # Attempts/s is judged on the graded free-text row; the self-ratings are shown beside.
+    (posts,) = [text for ok, text in verdicts if "attempts/s" in text]
+    assert "333 graded free-text attempts/s" in posts and "self-ratings: 417/s" in posts
     judged = [ok for ok, _ in verdicts if ok in (True, False)]
     assert judged and all(judged), verdicts
     (cold,) = [text for ok, text in verdicts if "search uncached" in text and ok == "info"]

@@ -293,10 +293,15 @@ class PgServer:
 
     ``stop()``/``start()`` exist for fault-injection tests: the server can be taken down
     (immediately, like a crash) and brought back on the same port with the same data.
+
+    By default the cluster trades durability for speed, as a test suite may: ``fsync``,
+    ``synchronous_commit`` and ``full_page_writes`` off. ``durable=True`` (`make bench`)
+    leaves all three at PostgreSQL's defaults (on): a commit waits for its WAL flush.
     """
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
         self.bindir = bindir
+        self.durable = durable
         self.port = 0
         self.tempdir = _private_tempdir("qbank-pg-")
         self.datadir = self.tempdir / "data"
@@ -351,7 +356,8 @@ class PgServer:
             PG_SUPERUSER,
             "--encoding=UTF8",
             "--locale=C",
-            "--no-sync",
+            # A durable cluster's files start on disk too; a test cluster need not wait.
+            *(() if self.durable else ("--no-sync",)),
             timeout=180,
         )
         if res.returncode != 0:
@@ -363,9 +369,11 @@ class PgServer:
                 "-c listen_addresses=127.0.0.1",
                 f"-p {port}",
                 f"-k {shlex.quote(str(self.tempdir))}",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
+                *(
+                    ("-c fsync=on", "-c synchronous_commit=on", "-c full_page_writes=on")
+                    if self.durable
+                    else ("-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
+                ),
                 "-c max_connections=200",
             ]
         )
@@ -483,14 +491,16 @@ class PgServer:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[PgServer]:
+def postgres_server(*, durable: bool = False) -> Iterator[PgServer]:
     """Start a throwaway PostgreSQL >= 15 with an empty ``qbank_test`` database.
 
     Installs the Debian ``postgresql`` package first when no server binaries exist and
     the process is root. The server is stopped and its directory removed on exit.
+    ``durable`` turns fsync, synchronous_commit and full_page_writes on (`make bench`);
+    the test suite keeps them off (see ``PgServer``).
     """
     bindir = _ensure_installed("postgresql", _find_pg_bindir, f"PostgreSQL >= {PG_MIN_MAJOR}")
-    server = PgServer(bindir)
+    server = PgServer(bindir, durable=durable)
     try:
         server.initdb()
         server.start()
