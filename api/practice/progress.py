@@ -11,6 +11,7 @@ from sqlalchemy import Select, case, distinct, func, select
 from sqlalchemy.orm import selectinload
 
 from api.accounts.models import User
+from api.bank import topics as topic_sizes
 from api.bank.models import Question, QuestionTopic, Topic
 from api.bank.reading import QuestionFilters, get_question, matching_ids
 from api.extensions import db
@@ -151,11 +152,7 @@ def learner_stats(*, user: User, now: datetime) -> dict[str, Any]:
         .join(ReviewState, ReviewState.question_id == QuestionTopic.question_id)
         .where(ReviewState.user_id == user.id, ReviewState.last_passed.is_(True))
     )
-    sizes = _count_by_topic(
-        select(Topic.slug, func.count(QuestionTopic.question_id))
-        .join(QuestionTopic, QuestionTopic.topic_id == Topic.id)
-        .where(Topic.slug.in_(list(per_topic)))
-    )
+    sizes = topic_sizes.question_counts()
     topics = []
     for slug, row in sorted(per_topic.items()):
         topics.append(

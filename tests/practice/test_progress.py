@@ -85,6 +85,28 @@ def test_my_stats(client, learner, slugs):
     assert (after["attempts"], after["passed"], after["accuracy"]) == (4, 3, 0.75)
 
 
+def test_my_stats_follow_the_bank(client, learner, editor, slugs):
+    """Topic sizes are counted once per bank version: a question added to a topic
+    counts in the next stats at once."""
+    created(attempt(client, learner, slugs["hello-world-app"], self_rating="easy"))
+    before = client.get(f"{V1}/me/stats", headers=learner).get_json()["topics"]
+    basics = next(t for t in before if t["topic"] == "basics")
+    added = client.post(
+        Q,
+        json={
+            "prompt": "What does `flask --version` print?",
+            "answer": "The versions.",
+            "topics": ["basics"],
+        },
+        headers=editor,
+    )
+    assert added.status_code == 201
+    after = client.get(f"{V1}/me/stats", headers=learner).get_json()["topics"]
+    grown = next(t for t in after if t["topic"] == "basics")
+    assert grown["questions"] == basics["questions"] + 1
+    assert grown["mastery"] == round(grown["mastered"] / grown["questions"], 3)
+
+
 def test_streak_counts_days_in_the_learners_time_zone(client, slugs):
     app = client.application
     zone = far_zone()
