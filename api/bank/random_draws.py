@@ -80,7 +80,8 @@ def random_rendered(
     if missing:
         for question, rendered in zip(loaded := _load(missing), schema.dump(loaded), strict=True):
             found[question.id] = rendered
-            cache.put((version, variant, question.id), (rendered, len(repr(rendered))))
+            # A rendered dict holds about three times its repr's length (measured).
+            cache.put((version, variant, question.id), (rendered, 3 * len(repr(rendered))))
     return [found[i] for i in chosen if i in found]
 
 
