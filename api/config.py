@@ -90,7 +90,7 @@ class Config:
     # each: the default holds two million); 0 samples through the id index instead.
     ID_POOL_MAX_BYTES = 8 * 1024 * 1024
     # Questions rendered for random draws, per worker (0 turns it off).
-    RENDERED_QUESTIONS_MAX_BYTES = 16 * 1024 * 1024
+    RENDERED_QUESTIONS_MAX_BYTES = 4 * 1024 * 1024
     CORS_ORIGINS: list[str] = []
     # The API's public origin (and path prefix) as clients reach it, e.g.
     # https://api.example.com: absolute URLs (paging `Link`s) are built on it, never on
