@@ -19,6 +19,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -26,9 +27,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
-from tests.support.faults import LIMITS, Load, admin, new_learner
+from tests.support.faults import LIMITS, Load, admin, new_learner, read_stored
 from tests.support.live import Reply, app_env, flask_cli, http, serve
 from tests.support.servers import nginx_in_front, postgres_server, redis_server
 
@@ -74,7 +73,7 @@ def main() -> int:
             conn.execute('CREATE DATABASE "qbank_soak"')
             conn.execute('ALTER DATABASE "qbank_soak" SET synchronous_commit = on')
         url = pg.url.rsplit("/", 1)[0] + "/qbank_soak"
-        workdir = Path(stack.enter_context(_tempdir()))
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qbank-soak-")))
         base_env = dict(
             REDIS_URL=redis.url, JWT_SECRET_KEY=SECRET, TRUSTED_PROXY_HOPS="1", **LIMITS
         )
@@ -105,28 +104,22 @@ def main() -> int:
             token = learner["access_token"]
             kind = rng.choice(kinds)
             if kind == "page":
-                return _tagged(
+                return Sent(
                     kind,
                     http("GET", f"{proxy}/api/v1/questions?page={rng.randint(1, 50)}&per_page=20"),
                 )
             if kind == "one":
-                return _tagged(
-                    kind, http("GET", f"{proxy}/api/v1/questions/{rng.randint(1, total)}")
-                )
+                return Sent(kind, http("GET", f"{proxy}/api/v1/questions/{rng.randint(1, total)}"))
             if kind == "search":
                 q = rng.choice(SEARCHES)
-                return _tagged(
-                    kind, http("GET", f"{proxy}/api/v1/questions?q={q.replace(' ', '+')}")
-                )
+                return Sent(kind, http("GET", f"{proxy}/api/v1/questions?q={q.replace(' ', '+')}"))
             if kind == "random":
-                return _tagged(kind, http("GET", f"{proxy}/api/v1/questions/random?count=10"))
+                return Sent(kind, http("GET", f"{proxy}/api/v1/questions/random?count=10"))
             if kind == "quiz":
                 body = {"count": 5, "type": ["open"]}
-                return _tagged(
-                    kind, http("POST", f"{proxy}/api/v1/quizzes", token=token, body=body)
-                )
+                return Sent(kind, http("POST", f"{proxy}/api/v1/quizzes", token=token, body=body))
             if kind == "stats":
-                return _tagged(kind, http("GET", f"{proxy}/api/v1/me/stats", token=token))
+                return Sent(kind, http("GET", f"{proxy}/api/v1/me/stats", token=token))
             question = rng.choice(open_ids)
             reply = http(
                 "POST",
@@ -135,7 +128,7 @@ def main() -> int:
                 body={"answer": _answer(rng)},
                 key=f"soak-{uuid.uuid4()}",
             )
-            return _tagged(kind, reply, learner["user"]["id"])
+            return Sent(kind, reply, learner["user"]["id"])
 
         started = time.monotonic()
         with Load(threads, request) as load:
@@ -147,17 +140,6 @@ def main() -> int:
     return _report(replies, elapsed, checked)
 
 
-class _tempdir:
-    def __enter__(self) -> str:
-        import tempfile
-
-        self._dir = tempfile.TemporaryDirectory(prefix="qbank-soak-")
-        return self._dir.name
-
-    def __exit__(self, *exc: object) -> None:
-        self._dir.cleanup()
-
-
 @dataclass(frozen=True)
 class Sent:
     kind: str
@@ -165,23 +147,11 @@ class Sent:
     user_id: int | None = None
 
 
-def _tagged(kind: str, reply: Reply, user_id: int | None = None) -> Sent:
-    return Sent(kind, reply, user_id)
-
-
 def _check_stored(replies: list[Sent], url: str) -> tuple[int, list[str]]:
     """How many acknowledged attempts are stored for their learner and question, and
     which are not (called while PostgreSQL is still up)."""
     acknowledged = [s for s in replies if s.kind == "attempt" and s.reply.status == 201]
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = {
-                row.id: (row.user_id, row.question_id)
-                for row in conn.execute(text("SELECT id, user_id, question_id FROM attempts"))
-            }
-    finally:
-        engine.dispose()
+    rows = read_stored(url).attempts
     missing = [
         str(s.reply.brief())
         for s in acknowledged

@@ -19,7 +19,7 @@ from api.bank.transfer.gift import parse_gift
 from api.bank.transfer.moodle_xml import parse_moodle_xml
 from api.extensions import db
 from tests.support.accounts import login_headers, make_user
-from tests.support.apps import SEED_QUESTIONS, build_app, seed_bank_into
+from tests.support.apps import SEED_QUESTIONS, build_app, editor_app, seed_bank_into
 
 Q = "/api/v1/questions"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "interop"
@@ -36,11 +36,6 @@ def seeded(backend, database_factory):
     yield app, login_headers(app, make_user(app, "editor"))
     with app.app_context():
         db.engine.dispose()
-
-
-def empty_bank(database_factory, backend, name):
-    app = build_app(database_factory(backend, name))
-    return app, login_headers(app, make_user(app, "editor"))
 
 
 def counts(app) -> tuple[int, int]:
@@ -84,7 +79,7 @@ def test_an_export_imports_back_unchanged(seeded, backend, database_factory, kin
     assert report["rejected"] == [] and report["format"] == kind
 
     # Into an empty bank: the topics come along, and its JSON export reads as the seeded one.
-    other, other_editor = empty_bank(database_factory, backend, f"qbank_rt_{kind[:4]}")
+    other, other_editor = editor_app(database_factory, backend, f"qbank_rt_{kind[:4]}")
     written = other.test_client().post(
         f"{Q}/import?format={kind}", data=body, headers={**other_editor, "Content-Type": mimetype}
     )
@@ -119,7 +114,7 @@ def test_a_gift_document_with_items_we_cannot_read_is_refused_whole(seeded):
 
 
 def test_on_error_skip_imports_the_valid_items_and_reports_the_rest(backend, database_factory):
-    app, editor = empty_bank(database_factory, backend, "qbank_gift_skip")
+    app, editor = editor_app(database_factory, backend, "qbank_gift_skip")
     client = app.test_client()
     url = f"{Q}/import?format=gift&document=everything.gift&on_error=skip"
     parsed = parse_gift(GIFT.decode(), document="everything.gift")
@@ -153,7 +148,7 @@ def test_on_error_skip_imports_the_valid_items_and_reports_the_rest(backend, dat
 def test_a_moodle_xml_export_imports_with_categories_html_and_partial_credit(
     backend, database_factory
 ):
-    app, editor = empty_bank(database_factory, backend, "qbank_moodle_http")
+    app, editor = editor_app(database_factory, backend, "qbank_moodle_http")
     client = app.test_client()
     parsed = parse_moodle_xml(MOODLE, document="moodle-export.xml")
     response = client.post(
@@ -182,7 +177,7 @@ def test_a_moodle_xml_export_imports_with_categories_html_and_partial_credit(
 
 @pytest.mark.parametrize("name", ["aiken-paren.txt", "aiken-dot.txt"])
 def test_aiken_imports_in_both_option_styles(backend, database_factory, name):
-    app, editor = empty_bank(database_factory, backend, f"qbank_{name[:10].replace('-', '_')}")
+    app, editor = editor_app(database_factory, backend, f"qbank_{name[:10].replace('-', '_')}")
     body = (FIXTURES / name).read_bytes()
     response = app.test_client().post(
         f"{Q}/import?format=aiken&on_error=skip&document={name}",
@@ -346,7 +341,7 @@ def test_learners_cannot_export_or_import_other_formats(seeded):
 
 
 def test_the_cli_imports_a_document(backend, database_factory, tmp_path):
-    app, _ = empty_bank(database_factory, backend, "qbank_cli_doc")
+    app, _ = editor_app(database_factory, backend, "qbank_cli_doc")
     runner = app.test_cli_runner()
     path = tmp_path / "everything.gift"
     path.write_bytes(GIFT)

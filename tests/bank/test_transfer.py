@@ -20,16 +20,12 @@ from tests.support.apps import (
     SEED_QUESTIONS,
     SEED_TOPICS,
     build_app,
+    editor_app,
     seed_bank_into,
     slugs,
 )
 
 Q = "/api/v1/questions"
-
-
-def fresh(database_factory, backend, name, **config):
-    app = build_app(database_factory(backend, name), **config)
-    return app, login_headers(app, make_user(app, "editor"))
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +57,7 @@ def test_export_import_round_trip(seeded, backend, database_factory):
     bank = exported.get_json()
     assert len(bank["questions"]) == SEED_QUESTIONS and len(bank["topics"]) == SEED_TOPICS
 
-    empty, empty_editor = fresh(database_factory, backend, "qbank_roundtrip")
+    empty, empty_editor = editor_app(database_factory, backend, "qbank_roundtrip")
     client = empty.test_client()
     response = client.post(f"{Q}/import", json=bank, headers=empty_editor)
     assert response.status_code == 200, response.get_json()
@@ -134,7 +130,7 @@ def _as_import_item(question: dict, **changes) -> dict:
 @pytest.fixture()
 def edited(backend, database_factory, request):
     """A bank of its own with one question an editor has changed four times (version 5)."""
-    app, editor = fresh(database_factory, backend, f"qbank_conflict_{request.node.name[:12]}")
+    app, editor = editor_app(database_factory, backend, f"qbank_conflict_{request.node.name[:12]}")
     client = app.test_client()
     topic = {"slug": "routing", "name": "Routing"}
     assert client.post("/api/v1/topics", json=topic, headers=editor).status_code == 201
@@ -280,7 +276,7 @@ def _numbered(count: int) -> bytes:
 def test_an_import_holds_at_most_import_max_items(
     backend, database_factory, assert_problem, content_type, body
 ):
-    app, editor = fresh(database_factory, backend, "qbank_cap", IMPORT_MAX_ITEMS=5)
+    app, editor = editor_app(database_factory, backend, "qbank_cap", IMPORT_MAX_ITEMS=5)
     client = app.test_client()
     headers = {**editor, "Content-Type": content_type}
     over = client.post(f"{Q}/import", data=body(6), headers=headers)
@@ -378,7 +374,7 @@ def test_plain_text_import_of_a_seed_document_creates_nothing_twice(seeded):
 
 
 def test_plain_text_import_creates(backend, database_factory):
-    app, editor = fresh(database_factory, backend, "qbank_textimport")
+    app, editor = editor_app(database_factory, backend, "qbank_textimport")
     text = (SEED_DOCS / "000_becfa4df0abd7808.txt").read_bytes()
     response = app.test_client().post(
         f"{Q}/import?document=000.txt", data=text, headers={**editor, "Content-Type": "text/plain"}
@@ -399,7 +395,7 @@ def test_plain_text_import_creates(backend, database_factory):
 
 
 def test_body_over_the_limit_is_413(backend, database_factory):
-    app, editor = fresh(database_factory, backend, "qbank_413", IMPORT_MAX_BYTES=1000)
+    app, editor = editor_app(database_factory, backend, "qbank_413", IMPORT_MAX_BYTES=1000)
     response = app.test_client().post(
         f"{Q}/import", data=b"x" * 5000, headers={**editor, "Content-Type": "text/plain"}
     )
@@ -456,7 +452,7 @@ def test_import_bank_command_round_trips_an_export(seeded, backend, database_fac
     bank = app.test_client().get(f"{Q}/export?format=json", headers=editor).get_json()
     path = tmp_path / "bank.json"
     path.write_text(json.dumps(bank), encoding="utf-8")
-    empty, empty_editor = fresh(database_factory, backend, "qbank_stream")
+    empty, empty_editor = editor_app(database_factory, backend, "qbank_stream")
     runner = empty.test_cli_runner()
     result = runner.invoke(args=["import-bank", str(path)])
     assert result.exit_code == 0, result.output
@@ -591,7 +587,7 @@ HOSTILE = [
 @pytest.fixture()
 def exporting(backend, database_factory, request):
     """A bank of its own with a topic, for questions written to be exported."""
-    app, editor = fresh(database_factory, backend, f"qbank_export_{request.node.name[:12]}")
+    app, editor = editor_app(database_factory, backend, f"qbank_export_{request.node.name[:12]}")
     topic = {"slug": "routing", "name": "Routing"}
     assert app.test_client().post("/api/v1/topics", json=topic, headers=editor).status_code == 201
     yield app, editor

@@ -15,9 +15,16 @@ from api.bank.transfer.writing import read_bank_file
 from api.cli import DEFAULT_BANK
 from api.config import TestConfig
 from api.extensions import db
+from tests.support.accounts import login_headers, make_user
 
 # The two raw documents the first bank was built from, kept in the repository.
 SEED_DOCS = Path(__file__).resolve().parents[2] / "seeds" / "raw"
+
+
+def editor_app(database_factory, backend: str, name: str, **config) -> tuple:
+    """A new, empty bank's app (database `name`, migrated) and an editor's auth headers."""
+    app = build_app(database_factory(backend, name), **config)
+    return app, login_headers(app, make_user(app, "editor"))
 
 
 def build_app(database_url: str, **overrides):
