@@ -24,6 +24,7 @@ from tests.support.servers import postgres_server, redis_server
 
 BACKENDS = [b for b in os.environ.get("QBANK_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
+
 @pytest.fixture(scope="session")
 def pg_server():
     with postgres_server() as pg:
@@ -126,4 +127,3 @@ def assert_problem():
     """`assert_problem(response, 404)` (or `..., 404, "not-found"`): an RFC 9457
     problem+json of that status (never cached); returns its body."""
     return check_problem
-

@@ -9,13 +9,13 @@ from dataclasses import astuple, replace
 from typing import Any
 
 from flask import Flask, current_app
-from marshmallow import Schema
 from sqlalchemy import func, select, union
 
+from api.bank import rows
 from api.bank.models import Question
-from api.bank.reading import QuestionFilters, attach_refs, filtered, lean, matching_ids
+from api.bank.reading import QuestionFilters, filtered, matching_ids
 from api.extensions import db
-from api.platform import bank_revision
+from api.platform import http_cache
 from api.platform.lru import ByteLRU
 
 EXACT_SAMPLE_LIMIT = 5000
@@ -40,48 +40,40 @@ def id_pools() -> ByteLRU | None:
     return current_app.extensions.get(ID_POOLS_KEY)
 
 
-def random_questions(*, filters: QuestionFilters, count: int) -> list[Question]:
-    """`count` distinct random questions matching the filters, without ORDER BY RANDOM().
+def random_rendered(
+    *, filters: QuestionFilters, count: int, with_answer: bool
+) -> list[dict[str, Any]]:
+    """`count` distinct random questions matching the filters, rendered, without
+    ORDER BY RANDOM().
 
     Each worker keeps the ids matching a set of filters, per bank version, in a compact
-    array (`id_pools`): a draw then reads one row for the version, samples
-    the array exactly and uniformly, and loads the questions drawn, whatever the size of
-    the bank. Building an array reads the matching ids once (an index scan, no rows).
-    With the pools off, draws sample through the index instead (`_sample_in_database`).
+    array (`id_pools`): a draw then reads the version (the worker's own connection, as
+    the response cache does), samples the array exactly and uniformly, and renders the
+    questions drawn from Core rows (`rows.rendered_questions`), whatever the size of the
+    bank. Building an array reads the matching ids once (an index scan, no rows). With
+    the pools off, draws sample through the index instead (`_sample_in_database`).
+
+    The questions a worker rendered are kept too, per bank version and variant (with or
+    without answers), in a byte-bounded LRU: that pays where draws come from a few
+    thousand questions (a topic, a quiz's filters). Any write to the bank changes the
+    version, so nothing stale is ever served.
     """
     pools = id_pools()
-    version = bank_revision.current() if pools is not None else None
-    return _load(_draw(filters, count, version))
-
-
-def random_rendered(
-    *, filters: QuestionFilters, count: int, schema: Schema, variant: str
-) -> list[dict[str, Any]]:
-    """A draw as `random_questions` makes it, rendered by `schema` (a `many` schema).
-
-    Each worker keeps the questions it rendered for a draw, per bank version and
-    `variant` (with or without answers), in a byte-bounded LRU: a question drawn again
-    costs a dictionary look-up instead of an ORM load, a query for its topics and tags
-    and marshmallow. Any write to the bank changes the version, so nothing stale is
-    ever served. Without the pools or that cache, each draw renders what it drew.
-    """
-    cache = current_app.extensions.get(RENDERED_KEY)
-    pools = id_pools()
-    if cache is None or pools is None:
-        return schema.dump(random_questions(filters=filters, count=count))
-    version = bank_revision.current()
+    version = None if pools is None else http_cache.version_reader(current_app).read()
     chosen = _draw(filters, count, version)
+    cache = current_app.extensions.get(RENDERED_KEY)
+    if cache is None or version is None:
+        return rows.rendered_questions(chosen, with_answer=with_answer)
     found: dict[int, dict[str, Any]] = {}
     for question_id in chosen:
-        entry = cache.get((version, variant, question_id))
+        entry = cache.get((version, with_answer, question_id))
         if entry is not None:
             found[question_id] = entry[0]
     missing = [i for i in chosen if i not in found]
-    if missing:
-        for question, rendered in zip(loaded := _load(missing), schema.dump(loaded), strict=True):
-            found[question.id] = rendered
-            # A rendered dict holds about three times its repr's length (measured).
-            cache.put((version, variant, question.id), (rendered, 3 * len(repr(rendered))))
+    for rendered in rows.rendered_questions(missing, with_answer=with_answer):
+        found[rendered["id"]] = rendered
+        # A rendered dict holds about three times its repr's length (measured).
+        cache.put((version, with_answer, rendered["id"]), (rendered, 3 * len(repr(rendered))))
     return [found[i] for i in chosen if i in found]
 
 
@@ -98,16 +90,6 @@ def _draw(filters: QuestionFilters, count: int, version: int | None) -> list[int
         ids = array("i", db.session.scalars(matching_ids(pooled)))
         pools.put(key, ids)
     return _sample_excluding(ids, count, set(filters.exclude))
-
-
-def _load(chosen: list[int]) -> list[Question]:
-    """The questions of these ids, in this order, with their topics and tags."""
-    if not chosen:
-        return []
-    found = {
-        q.id: q for q in db.session.scalars(lean(select(Question).where(Question.id.in_(chosen))))
-    }
-    return attach_refs([found[i] for i in chosen if i in found])
 
 
 def _sample_excluding(ids: Sequence[int], count: int, excluded: set[int]) -> list[int]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, func, literal, select, union_all
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import raiseload, selectinload
 
 from api.bank.models import (
@@ -18,6 +18,7 @@ from api.bank.models import (
     Tombstone,
     Topic,
 )
+from api.bank.rows import question_refs, rendered_questions
 from api.bank.search import apply_search, index_search
 from api.extensions import db
 from api.platform.errors import NotFound
@@ -70,28 +71,7 @@ def lean(stmt: Select) -> Select:
 
 def attach_refs(questions: list[Question]) -> list[Question]:
     """The topics and tags (`{slug, name}`) of these questions, in one plain query."""
-    if not questions:
-        return questions
-    ids = [q.id for q in questions]
-    topics = (
-        select(
-            literal(0).label("kind"),
-            QuestionTopic.question_id,
-            Topic.slug.label("slug"),
-            Topic.name.label("name"),
-        )
-        .join(Topic, Topic.id == QuestionTopic.topic_id)
-        .where(QuestionTopic.question_id.in_(ids))
-    )
-    tags = (
-        select(literal(1), QuestionTag.question_id, Tag.slug, Tag.slug)
-        .join(Tag, Tag.id == QuestionTag.tag_id)
-        .where(QuestionTag.question_id.in_(ids))
-    )
-    found: dict[int, tuple[list[dict], list[dict]]] = {i: ([], []) for i in ids}
-    rows = db.session.execute(union_all(topics, tags).order_by("kind", "slug"))
-    for kind, question_id, slug, name in rows:
-        found[question_id][kind].append({"slug": slug, "name": name})
+    found = question_refs([q.id for q in questions])
     for question in questions:
         question._topic_refs, question._tag_refs = found[question.id]
     return questions
@@ -199,12 +179,12 @@ def _count(ids: Select) -> int:
     return int(db.session.scalar(select(func.count()).select_from(ids.subquery())) or 0)
 
 
-def read_question(question_id: int) -> Question:
-    """One question to show (GET): its topics and tags attached, its relationships not loaded."""
-    question = db.session.scalar(lean(select(Question).where(Question.id == question_id)))
-    if question is None:
+def read_question(question_id: int, *, with_answer: bool) -> dict:
+    """One question to show (GET), rendered from Core rows (rows.py), as the schema would."""
+    found = rendered_questions([question_id], with_answer=with_answer)
+    if not found:
         raise NotFound(f"There is no question {question_id}.")
-    return attach_refs([question])[0]
+    return found[0]
 
 
 def get_question(question_id: int) -> Question:

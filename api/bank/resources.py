@@ -59,10 +59,10 @@ from api.platform.responses import (
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def find_question(question_id: int, load=service.get_question):
-    """The question, loaded by `load` (service.read_question to show it, lighter)."""
+def find_question(question_id: int):
+    """The question, with its relationships, to change it."""
     existing_id(question_id, "question")
-    return load(question_id)
+    return service.get_question(question_id)
 
 
 def _written_question(question, status: int = 200):
@@ -112,8 +112,7 @@ class QuestionRandom(Resource):
         data = random_draws.random_rendered(
             filters=filters,
             count=args["count"],
-            schema=list_schema(args),
-            variant="answer" if "answer" in args["include"] else "public",
+            with_answer="answer" in args["include"],
         )
         return {"data": data}, 200, {"Cache-Control": "no-store"}
 
@@ -125,11 +124,10 @@ class QuestionItem(Resource):
         args = parse_args(question_item_args)
         if "reports" in args["include"]:
             editor_view()  # per caller and not a bank read: never cached
-        question = find_question(question_id, service.read_question)
-        schema = question_with_answer_schema if "answer" in args["include"] else question_schema
-        body = schema.dump(question)
+        existing_id(question_id, "question")
+        body = service.read_question(question_id, with_answer="answer" in args["include"])
         if "reports" in args["include"]:
-            body["open_reports"] = reports.open_report_count(question.id)
+            body["open_reports"] = reports.open_report_count(question_id)
             return body, 200, {"Cache-Control": "private, no-cache"}
         return body
 

@@ -22,7 +22,9 @@ TOPIC = "gen-topic-3"  # a generated topic the deep pages and random draws filte
 # Statements per request, whatever the page size or draw count:
 QUESTION_LIST_STATEMENTS = 3  # total, page (ids through an index + rows by id), slugs
 RANDOM_STATEMENTS = 4  # id bounds + capped count, ids or id probes, rows, topic and tag slugs
-POOLED_RANDOM_STATEMENTS = 3  # bank version, rows, slugs (after the pool's first read)
+# After the pool's first read: rows, topics and tags. The bank version is read on the
+# worker's own connection (bank_revision.VersionReader), which the capture does not see.
+POOLED_RANDOM_STATEMENTS = 2
 # A search ranked by relevance: on PostgreSQL the page query also counts (a window count).
 SEARCH_LIST_STATEMENTS = {"sqlite": 3, "postgresql": 2}
 TOPIC_LIST_STATEMENTS = 2  # total, page with per-topic counts
