@@ -18,7 +18,7 @@ from api.bank.models import (
     Tombstone,
     Topic,
 )
-from api.bank.rows import question_refs, rendered_questions
+from api.bank.rows import payloads, question_refs, rendered_questions, row_columns
 from api.bank.search import apply_search, index_search
 from api.extensions import db
 from api.platform.errors import NotFound
@@ -112,9 +112,10 @@ def filtered(filters: QuestionFilters, columns) -> tuple[Select, object | None]:
 
 
 def list_questions(
-    *, filters: QuestionFilters, sort: str | None, page: int, per_page: int
-) -> tuple[list[Question], int]:
-    """One page of matching questions and the total, in a fixed number of queries.
+    *, filters: QuestionFilters, sort: str | None, page: int, per_page: int, with_answer: bool
+) -> tuple[list[dict], int]:
+    """One page of matching questions, rendered (rows.py), and the total, in a fixed number
+    of queries.
 
     The page is found by a "deferred join": an inner query walks only the ids and sort
     keys in index order (an index-only scan of a composite index such as
@@ -161,18 +162,15 @@ def list_questions(
         total = int(db.session.scalar(indexed.count) or 0)
     else:
         total = _count(stmt)
-    rows = db.session.execute(
-        lean(
-            select(Question, *sort_columns, *total_column).join(
-                page_ids, page_ids.c.id == Question.id
-            )
-        )
+    columns = row_columns(with_answer=with_answer)
+    found = db.session.execute(
+        select(*columns, *sort_columns, *total_column).join(page_ids, page_ids.c.id == Question.id)
     ).all()
     if window_count:
-        total = rows[0].total if rows else (_count(stmt) if page > 1 else 0)
-    width = len(sort_columns)
-    rows.sort(key=lambda row: tuple(row[1 : 1 + width]), reverse=descending)
-    return attach_refs([row[0] for row in rows]), int(total or 0)
+        total = found[0].total if found else (_count(stmt) if page > 1 else 0)
+    width = len(columns)
+    found.sort(key=lambda row: tuple(row[width : width + len(sort_columns)]), reverse=descending)
+    return payloads(found, with_answer=with_answer), int(total or 0)
 
 
 def _count(ids: Select) -> int:

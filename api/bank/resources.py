@@ -31,8 +31,6 @@ from api.bank.schemas import (
     question_list_args,
     question_schema,
     question_with_answer_schema,
-    questions_schema,
-    questions_with_answers_schema,
     random_args,
     report_in_schema,
     report_list_args,
@@ -74,10 +72,6 @@ def _require_current(question) -> None:
     require_if_match(question_schema.dump(question), question_with_answer_schema.dump(question))
 
 
-def list_schema(args: dict):
-    return questions_with_answers_schema if "answer" in args["include"] else questions_schema
-
-
 class QuestionList(Resource):
     def get(self):
         """List questions, filtered, searched, sorted and paged."""
@@ -90,10 +84,9 @@ class QuestionList(Resource):
             sort=sort,
             page=args["page"],
             per_page=args["per_page"],
+            with_answer="answer" in args["include"],
         )
-        return paged(
-            list_schema(args).dump(items), page=args["page"], per_page=args["per_page"], total=total
-        )
+        return paged(items, page=args["page"], per_page=args["per_page"], total=total)
 
     @role_required("editor")
     def post(self):

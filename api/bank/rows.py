@@ -38,16 +38,20 @@ _KEY_POINT_KEYS = ("text", "alternatives", "contradictions")
 _SOURCE_KEYS = ("document", "position")
 
 
-def _rows_statement(columns: tuple[str, ...]):
-    return select(*(_questions[name] for name in columns)).where(
-        _questions.id.in_(bindparam("ids", expanding=True))
-    )
-
-
-_STATEMENTS = {
-    False: _rows_statement(_PUBLIC_COLUMNS),
-    True: _rows_statement(_PUBLIC_COLUMNS + _ANSWER_COLUMNS),
+_COLUMNS = {
+    False: [_questions[name] for name in _PUBLIC_COLUMNS],
+    True: [_questions[name] for name in _PUBLIC_COLUMNS + _ANSWER_COLUMNS],
 }
+_STATEMENTS = {
+    with_answer: select(*columns).where(_questions.id.in_(bindparam("ids", expanding=True)))
+    for with_answer, columns in _COLUMNS.items()
+}
+
+
+def row_columns(*, with_answer: bool) -> list:
+    """The `questions` columns a payload is rendered from, for a caller's own statement."""
+    return list(_COLUMNS[with_answer])
+
 
 _topic_links = QuestionTopic.__table__.c
 _tag_links = QuestionTag.__table__.c
@@ -77,10 +81,15 @@ def rendered_questions(ids: list[int], *, with_answer: bool) -> list[dict[str, A
     """The payloads of these questions, in the order of `ids` (ids not found are left out)."""
     if not ids:
         return []
-    connection = db.session.connection()
-    rows = {row.id: row for row in connection.execute(_STATEMENTS[with_answer], {"ids": ids})}
-    refs = question_refs(list(rows))
-    return [_payload(rows[i], refs[i], with_answer) for i in ids if i in rows]
+    statement = _STATEMENTS[with_answer]
+    found = {row.id: row for row in db.session.connection().execute(statement, {"ids": ids})}
+    return payloads([found[i] for i in ids if i in found], with_answer=with_answer)
+
+
+def payloads(found: list, *, with_answer: bool) -> list[dict[str, Any]]:
+    """Render rows holding `row_columns(...)`, in their order, with their topics and tags."""
+    refs = question_refs([row.id for row in found])
+    return [_payload(row, refs[row.id], with_answer) for row in found]
 
 
 def _payload(row, refs: tuple[list[dict], list[dict]], with_answer: bool) -> dict[str, Any]:

@@ -27,7 +27,6 @@ from api.practice.schemas import (
     batch_in_schema,
     quiz_in_schema,
     review_args,
-    review_items_schema,
 )
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -224,7 +223,7 @@ class Review(Resource):
             ),
         )
         return (
-            {"data": review_items_schema.dump(queue["data"]), "meta": queue["meta"]},
+            queue,
             200,
             NO_STORE,
         )

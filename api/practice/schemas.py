@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, missing, validate, vali
 from marshmallow.utils import get_value
 
 from api.bank.payloads import JsonInteger, WholeSlug
-from api.bank.schemas import ANSWER_FIELDS, FilterArgs, QuestionSchema, UTCDateTime
+from api.bank.schemas import FilterArgs, UTCDateTime
 from api.platform.parsing import FilterList, PageArgs, QueryInteger, SafeString
 from api.practice.models import SELF_RATINGS
 
@@ -181,12 +181,6 @@ class AttemptSchema(Schema):
         return (get_value(attempt, "created_at") + window).isoformat()
 
 
-class ReviewItemSchema(Schema):
-    kind = fields.String()
-    due = fields.AwareDateTime(allow_none=True)
-    question = fields.Nested(QuestionSchema(exclude=ANSWER_FIELDS))
-
-
 attempt_in_schema = AttemptIn()
 attempt_override_schema = AttemptOverrideIn()
 batch_in_schema = BatchIn()
@@ -195,4 +189,3 @@ attempts_schema = AttemptSchema(many=True)
 attempt_list_args = AttemptListArgs()
 quiz_in_schema = QuizIn()
 review_args = ReviewArgs(exclude=("include", "q", "updated_since", "exclude"))
-review_items_schema = ReviewItemSchema(many=True)
