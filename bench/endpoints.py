@@ -67,6 +67,7 @@ ENDPOINT_NAMES = [
     "random",
     "one question",
     "304 revalidation",
+    "through Flask",
     "post attempt",
     "post self-rating",
     "review queue",
@@ -103,6 +104,7 @@ _FILLER = (
     "We used something similar at work and it made the code easier to test.",
 )
 ANSWER_WORDS = 40
+FLOOR_ORIGIN = "http://app.bench.example"
 
 
 def free_text_answer(rng: random.Random, key_points: list[str]) -> str:
@@ -155,6 +157,18 @@ def endpoints(max_id: int, learners: dict[str, Any]) -> list[Endpoint]:
         Endpoint("one question", [f"{API}/questions/{i}" for i in distinct], 200),
         # If-None-Match is filled in from a first GET of the page (preflight).
         Endpoint("304 revalidation", [page], 304),
+        # The floor of any request Flask handles: one cached question asked with an Origin,
+        # which the cache middleware leaves to Flask (flask-cors answers it), where
+        # `_serve_cached` answers it before any handler: routing, the request id, the
+        # hooks, CORS and security headers, the access log, the session's teardown, and
+        # no query but the version read. No row that reaches a handler can beat it.
+        Endpoint(
+            "through Flask",
+            [f"{API}/questions/{distinct[0]}"],
+            200,
+            headers={"Origin": FLOOR_ORIGIN},
+            env={"CORS_ORIGINS": FLOOR_ORIGIN},
+        ),
         # A typed answer of ~40 words to an open question with key points, graded by the
         # API; each request from the next of many learners, with its own Idempotency-Key.
         Endpoint(

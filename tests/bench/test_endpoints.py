@@ -57,3 +57,12 @@ def test_learner_reads_cycle_tokens_and_send_no_body():
         lines = [line.split("\t") for line in ep.lines()]
         assert [line[2] for line in lines] == LEARNERS["tokens"]
         assert all(line[1] == "" for line in lines) and ep.method == "GET"
+
+
+def test_the_floor_row_asks_one_cached_question_from_an_allowed_origin():
+    ep = by_name()["through Flask"]
+    assert len(ep.paths) == 1 and ep.paths[0].startswith("/api/v1/questions/")
+    # The cache middleware hands requests with an Origin to Flask; the app must allow it,
+    # or the answer would lack its CORS headers and measure less than a browser's request.
+    assert ep.headers["Origin"] == ep.env["CORS_ORIGINS"] == endpoints.FLOOR_ORIGIN
+    assert ep.status == 200 and ep.method == "GET"
