@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 export FLASK_APP := api
 export QBANK_ENV ?= development
 
-.PHONY: install serve test lint lint-spec migrate seed bench soak eval clean
+.PHONY: install serve test lint lint-spec migrate seed bench profile soak eval clean
 
 install: $(STAMP)
 
@@ -43,6 +43,11 @@ lint-spec: install
 # for a short development run. Writes bench/results/latest.md.
 bench: install
 	$(BIN)/python -m bench.run
+
+# Where each benchmark row's time goes, in process, on a 100,000-question bank per backend
+# (bench/profile.py): CPU, statements, driver time, and the profiled time by package.
+profile: install
+	$(BIN)/python -m bench.profile
 
 # A bounded soak (SOAK_SECONDS, 180 by default) of a realistic mix from 200 learners through
 # nginx, two app instances, PostgreSQL and Redis (bench/soak.py): no 5xx, no lost writes.
