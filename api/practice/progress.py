@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import astuple
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, distinct, func, select
+from sqlalchemy import Select, bindparam, case, distinct, func, select
 
 from api.accounts.models import User
 from api.bank import rows
@@ -22,6 +24,8 @@ STREAK_LOOKBACK_DAYS = 400
 MIN_ATTEMPTS_FOR_DIFFICULTY = 5
 # Public statistics need this many distinct learners, so that none can be singled out.
 MIN_LEARNERS = 5
+# The learner whose queue or stats a statement built once reads (bound per request).
+_USER = bindparam("user_id")
 
 
 def start_of_local_day(now: datetime, timezone: str) -> datetime:
@@ -30,47 +34,52 @@ def start_of_local_day(now: datetime, timezone: str) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(now.tzinfo)
 
 
+@functools.lru_cache(maxsize=128)
+def _queue_statements(dialect: str, key: tuple) -> tuple[Select, Select, Select]:
+    """The queue's statements for one set of filters, built once and bound per request:
+    its counts, its due cards, and its new questions. (`dialect`: a search filter builds
+    a different statement on each backend, and one process may serve both: tests do.)"""
+    pool = matching_ids(QuestionFilters(*(list(v) if isinstance(v, tuple) else v for v in key)))
+    due_filter = (
+        ReviewState.user_id == _USER,
+        ReviewState.due <= bindparam("now"),
+        ReviewState.question_id.in_(pool),
+    )
+    # Both counts in one statement: one round trip fewer on every queue read.
+    counts = select(
+        select(func.count()).select_from(ReviewState).where(*due_filter).scalar_subquery(),
+        select(func.count())
+        .select_from(ReviewState)
+        .where(
+            ReviewState.user_id == _USER,
+            ReviewState.first_reviewed_at >= bindparam("day_start"),
+        )
+        .scalar_subquery(),
+    )
+    due = (
+        select(ReviewState.question_id, ReviewState.due)
+        .where(*due_filter)
+        .order_by(ReviewState.due, ReviewState.question_id)
+        .limit(bindparam("limit"))
+    )
+    seen = select(ReviewState.question_id).where(ReviewState.user_id == _USER)
+    new = pool.where(Question.id.not_in(seen)).order_by(Question.id).limit(bindparam("room"))
+    return counts, due, new
+
+
 def review_queue(
     *, user: User, now: datetime, limit: int, new_per_day: int, filters: QuestionFilters
 ) -> dict[str, Any]:
     """Due cards, most overdue first, with new questions mixed in under the daily limit."""
-    pool = matching_ids(filters)
-    due_filter = (
-        ReviewState.user_id == user.id,
-        ReviewState.due <= now,
-        ReviewState.question_id.in_(pool),
-    )
-    # Both counts in one statement: one round trip fewer on every queue read.
-    due_total, started_today = db.session.execute(
-        select(
-            select(func.count()).select_from(ReviewState).where(*due_filter).scalar_subquery(),
-            select(func.count())
-            .select_from(ReviewState)
-            .where(
-                ReviewState.user_id == user.id,
-                ReviewState.first_reviewed_at >= start_of_local_day(now, user.timezone),
-            )
-            .scalar_subquery(),
-        )
-    ).one()
-    due_rows = db.session.execute(
-        select(ReviewState.question_id, ReviewState.due)
-        .where(*due_filter)
-        .order_by(ReviewState.due, ReviewState.question_id)
-        .limit(limit)
-    ).all()
+    key = tuple(tuple(v) if isinstance(v, list) else v for v in astuple(filters))
+    counts, due, new = _queue_statements(db.engine.dialect.name, key)
+    mine = {"user_id": user.id, "now": now}
+    day_start = start_of_local_day(now, user.timezone)
+    due_total, started_today = db.session.execute(counts, {**mine, "day_start": day_start}).one()
+    due_rows = db.session.execute(due, {**mine, "limit": limit}).all()
     new_remaining = max(0, new_per_day - int(started_today or 0))
-    seen = select(ReviewState.question_id).where(ReviewState.user_id == user.id)
     room = min(new_remaining, limit - len(due_rows))
-    new_ids = (
-        list(
-            db.session.scalars(
-                pool.where(Question.id.not_in(seen)).order_by(Question.id).limit(room)
-            )
-        )
-        if room > 0
-        else []
-    )
+    new_ids = list(db.session.scalars(new, {**mine, "room": room})) if room > 0 else []
     # Rendered from Core rows (bank/rows.py): `ReviewItem` in openapi.yaml.
     rendered = rows.rendered_questions([qid for qid, _ in due_rows] + new_ids, with_answer=False)
     questions = {question["id"]: question for question in rendered}
@@ -109,11 +118,7 @@ def _streak(user: User, now: datetime) -> int:
     since = now - timedelta(days=STREAK_LOOKBACK_DAYS)
     days = {
         answered.astimezone(zone).date()
-        for answered in db.session.scalars(
-            select(Attempt.answered_at).where(
-                Attempt.user_id == user.id, Attempt.answered_at >= since
-            )
-        )
+        for answered in db.session.scalars(_ANSWERED_SINCE, {"user_id": user.id, "since": since})
     }
     day = now.astimezone(zone).date()
     if day not in days:
@@ -129,39 +134,51 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 3) if whole else None
 
 
+# A learner's stats: statements built once (bound per request), as every stats read runs
+# them all; building and keying them anew was a third of the request.
+_PASSED = func.sum(case((Attempt.passed.is_(True), 1), else_=0))
+_OVERRIDDEN = Attempt.override_rating.is_not(None)
+# Totals, overrides and due cards in one statement (one round trip).
+_TOTALS = select(
+    func.count(Attempt.id),
+    _PASSED,
+    func.sum(case((_OVERRIDDEN, 1), else_=0)),
+    func.sum(case((_OVERRIDDEN & (Attempt.rating > Attempt.graded_rating), 1), else_=0)),
+    func.sum(case((_OVERRIDDEN & (Attempt.rating < Attempt.graded_rating), 1), else_=0)),
+    select(func.count())
+    .select_from(ReviewState)
+    .where(ReviewState.user_id == _USER, ReviewState.due <= bindparam("now"))
+    .scalar_subquery(),
+).where(Attempt.user_id == _USER)
+_PER_TOPIC = (
+    select(Topic.slug, Topic.name, func.count(Attempt.id), _PASSED)
+    .join(QuestionTopic, QuestionTopic.topic_id == Topic.id)
+    .join(Attempt, Attempt.question_id == QuestionTopic.question_id)
+    .where(Attempt.user_id == _USER)
+    .group_by(Topic.slug, Topic.name)
+)
+_MASTERED = (
+    select(Topic.slug, func.count(ReviewState.question_id))
+    .join(QuestionTopic, QuestionTopic.topic_id == Topic.id)
+    .join(ReviewState, ReviewState.question_id == QuestionTopic.question_id)
+    .where(ReviewState.user_id == _USER, ReviewState.last_passed.is_(True))
+    .group_by(Topic.slug)
+)
+_ANSWERED_SINCE = select(Attempt.answered_at).where(
+    Attempt.user_id == _USER, Attempt.answered_at >= bindparam("since")
+)
+
+
 def learner_stats(*, user: User, now: datetime) -> dict[str, Any]:
     """Attempts, accuracy and mastery per topic, streak in days, and what is due now."""
-    passed = func.sum(case((Attempt.passed.is_(True), 1), else_=0))
-    overridden = Attempt.override_rating.is_not(None)
-    # The learner's totals, overrides and due cards in one statement (one round trip).
+    mine = {"user_id": user.id}
     total, passed_total, overrides_total, raised, lowered, due_now = db.session.execute(
-        select(
-            func.count(Attempt.id),
-            passed,
-            func.sum(case((overridden, 1), else_=0)),
-            func.sum(case((overridden & (Attempt.rating > Attempt.graded_rating), 1), else_=0)),
-            func.sum(case((overridden & (Attempt.rating < Attempt.graded_rating), 1), else_=0)),
-            select(func.count())
-            .select_from(ReviewState)
-            .where(ReviewState.user_id == user.id, ReviewState.due <= now)
-            .scalar_subquery(),
-        ).where(Attempt.user_id == user.id)
+        _TOTALS, {**mine, "now": now}
     ).one()
     per_topic: dict[str, dict[str, Any]] = {}
-    for slug, name, count, ok in db.session.execute(
-        select(Topic.slug, Topic.name, func.count(Attempt.id), passed)
-        .join(QuestionTopic, QuestionTopic.topic_id == Topic.id)
-        .join(Attempt, Attempt.question_id == QuestionTopic.question_id)
-        .where(Attempt.user_id == user.id)
-        .group_by(Topic.slug, Topic.name)
-    ):
+    for slug, name, count, ok in db.session.execute(_PER_TOPIC, mine):
         per_topic[slug] = {"topic": slug, "name": name, "attempts": count, "passed": int(ok or 0)}
-    mastered = _count_by_topic(
-        select(Topic.slug, func.count(ReviewState.question_id))
-        .join(QuestionTopic, QuestionTopic.topic_id == Topic.id)
-        .join(ReviewState, ReviewState.question_id == QuestionTopic.question_id)
-        .where(ReviewState.user_id == user.id, ReviewState.last_passed.is_(True))
-    )
+    mastered = dict(db.session.execute(_MASTERED, mine).all())
     sizes = topic_sizes.question_counts()
     topics = []
     for slug, row in sorted(per_topic.items()):
@@ -188,10 +205,6 @@ def learner_stats(*, user: User, now: datetime) -> dict[str, Any]:
         "due_now": int(due_now or 0),
         "topics": topics,
     }
-
-
-def _count_by_topic(stmt: Select) -> dict[str, int]:
-    return dict(db.session.execute(stmt.group_by(Topic.slug)).all())
 
 
 def _item_score(score: float | None, passed: bool) -> float:
