@@ -31,5 +31,9 @@ class ByteLRU:
     def size(self) -> int:
         return int(self._entries.currsize)
 
+    @property
+    def max_bytes(self) -> int:
+        return int(self._entries.maxsize)
+
     def __len__(self) -> int:
         return len(self._entries)
