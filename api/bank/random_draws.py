@@ -99,6 +99,11 @@ def _draw(filters: QuestionFilters, count: int, version: int | None) -> tuple[li
     size), or from the database (size 0: unknown, never kept)."""
     if version is None:
         return _sample_in_database(filters, count), 0
+    ids = _pool(filters, version)
+    return _sample_excluding(ids, count, set(filters.exclude)), len(ids)
+
+
+def _pool(filters: QuestionFilters, version: int) -> Sequence[int]:
     pools = id_pools()
     # `exclude` varies from call to call (quizzes): applied to the draw, not the pool.
     pooled = replace(filters, exclude=[])
@@ -107,7 +112,17 @@ def _draw(filters: QuestionFilters, count: int, version: int | None) -> tuple[li
     if ids is None:
         ids = array("i", db.session.scalars(matching_ids(pooled)))
         pools.put(key, ids)
-    return _sample_excluding(ids, count, set(filters.exclude)), len(ids)
+    return ids
+
+
+def matching_pool(filters: QuestionFilters) -> Sequence[int]:
+    """Every id matching the filters (but `exclude`): the worker's pool for the current bank
+    version when the pools are on, else read now. For draws that need the whole pool
+    (quizzes leave out what a learner already had)."""
+    version = None if id_pools() is None else http_cache.version_reader(current_app).read()
+    if version is None:
+        return list(db.session.scalars(matching_ids(replace(filters, exclude=[]))))
+    return _pool(filters, version)
 
 
 def _sample_excluding(ids: Sequence[int], count: int, excluded: set[int]) -> list[int]:

@@ -9,8 +9,8 @@ from flask_restful import Resource
 from api.accounts.authentication import current_user
 from api.accounts.models import ROLE_RANK
 from api.accounts.roles import role_required
+from api.bank import rows
 from api.bank.reading import QuestionFilters
-from api.bank.schemas import questions_schema
 from api.extensions import db
 from api.platform.db_types import utcnow
 from api.platform.errors import InvalidBody, NotFound
@@ -235,7 +235,10 @@ def _quiz_view(quiz) -> dict:
         "filters": quizzes.stored_filters(quiz.filters),
         "created_at": quiz.created_at.isoformat(),
         "finished_at": quiz.finished_at.isoformat() if quiz.finished_at else None,
-        "questions": questions_schema.dump([item.question for item in quiz.items]),
+        # Rendered from Core rows in two statements (bank/rows.py), in the quiz's order.
+        "questions": rows.rendered_questions(
+            [item.question_id for item in quiz.items], with_answer=False
+        ),
         "progress": quizzes.quiz_progress(quiz),
     }
 
