@@ -43,7 +43,9 @@ def _queue_statements(dialect: str, key: tuple) -> tuple[Select, Select, Select]
     due_filter = (
         ReviewState.user_id == _USER,
         ReviewState.due <= bindparam("now"),
-        ReviewState.question_id.in_(pool),
+        # Per review state of the learner (a few hundred), not `IN (the pool)`: SQLite
+        # built a filtered pool whole for that (5 ms for a topic of 7,000 questions).
+        pool.where(Question.id == ReviewState.question_id).exists(),
     )
     # Both counts in one statement: one round trip fewer on every queue read.
     counts = select(
