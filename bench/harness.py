@@ -125,6 +125,12 @@ class Bank:
     endpoints: dict[str, Endpoint]
 
 
+def _data(env: dict[str, str], *args: str, timeout: float) -> dict:
+    """Run a `bench.data` command; what it printed last, one JSON line."""
+    output = run_python(env, "-m", "bench.data", *args, timeout=timeout)
+    return json.loads(output.strip().splitlines()[-1])
+
+
 def prepare_bank(backend: str, size: int, url: str, workdir: Path) -> Bank:
     """Migrate the empty database, fill it (bench/data.py), mint the learners' tokens."""
     # The daily attempt quota is checked on every attempt, as in production, but raised
@@ -139,10 +145,10 @@ def prepare_bank(backend: str, size: int, url: str, workdir: Path) -> Bank:
     started = time.monotonic()
     run_python(env, "-m", "flask", "--app", "api", "db", "upgrade", timeout=300)
     populate = [
-        *("-m", "bench.data", "populate", "--questions", str(size)),
+        *("populate", "--questions", str(size)),
         *("--learners", str(LEARNERS), "--attempts", str(ATTEMPTS)),
     ]
-    info = json.loads(run_python(env, *populate, timeout=1800).strip().splitlines()[-1])
+    info = _data(env, *populate, timeout=1800)
     print(
         f"bench: {backend} {size}: data in {time.monotonic() - started:.0f}s "
         f"({info['questions']} questions, {info['learners']} learners, "
@@ -154,10 +160,10 @@ def prepare_bank(backend: str, size: int, url: str, workdir: Path) -> Bank:
     out = workdir / "learners.json"
     mint_env = dict(env, JWT_ACCESS_TOKEN_SECONDS=str((MAX_MINUTES + 60) * 60))
     mint = [
-        *("-m", "bench.data", "learners", "--learners", str(TOKEN_LEARNERS)),
+        *("learners", "--learners", str(TOKEN_LEARNERS)),
         *("--questions", str(OPEN_QUESTIONS), "--out", str(out)),
     ]
-    counts = json.loads(run_python(mint_env, *mint, timeout=300).strip().splitlines()[-1])
+    counts = _data(mint_env, *mint, timeout=300)
     print(
         f"bench: {backend} {size}: {counts['learners']} learners' tokens, "
         f"{counts['questions']} of {counts['open_with_key_points']} open questions with key "

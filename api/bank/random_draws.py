@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from array import array
 from collections.abc import Sequence
-from dataclasses import astuple, replace
+from dataclasses import replace
 from typing import Any
 
 from flask import Flask, current_app
@@ -61,8 +61,7 @@ def random_rendered(
     thousand questions (a topic, a quiz's filters). Any write to the bank changes the
     version, so nothing stale is ever served.
     """
-    pools = id_pools()
-    version = None if pools is None else http_cache.version_reader(current_app).read()
+    version = _pool_version()
     chosen, pooled = _draw(filters, count, version)
     cache = current_app.extensions.get(RENDERED_KEY)
     if cache is None or version is None or not _worth_keeping(cache, pooled):
@@ -103,26 +102,30 @@ def _draw(filters: QuestionFilters, count: int, version: int | None) -> tuple[li
     return _sample_excluding(ids, count, set(filters.exclude)), len(ids)
 
 
-def _pool(filters: QuestionFilters, version: int) -> Sequence[int]:
-    pools = id_pools()
-    # `exclude` varies from call to call (quizzes): applied to the draw, not the pool.
+def _pool_version() -> int | None:
+    """The bank version the worker's id pools are kept at (None: the pools are off, or no
+    version could be read), on the worker's own connection as the response cache reads it."""
+    return None if id_pools() is None else http_cache.version_reader(current_app).read()
+
+
+def _pool(filters: QuestionFilters, version: int | None) -> Sequence[int]:
+    """Every id matching the filters (but `exclude`, which varies from call to call and is
+    applied to the draw): the worker's pool for `version`, or read now without one."""
     pooled = replace(filters, exclude=[])
-    key = (version, *(tuple(v) if isinstance(v, list) else v for v in astuple(pooled)))
-    ids = pools.get(key)
+    if version is None:
+        return list(db.session.scalars(matching_ids(pooled)))
+    pools = id_pools()
+    ids = pools.get((version, pooled))
     if ids is None:
         ids = array("i", db.session.scalars(matching_ids(pooled)))
-        pools.put(key, ids)
+        pools.put((version, pooled), ids)
     return ids
 
 
 def matching_pool(filters: QuestionFilters) -> Sequence[int]:
-    """Every id matching the filters (but `exclude`): the worker's pool for the current bank
-    version when the pools are on, else read now. For draws that need the whole pool
-    (quizzes leave out what a learner already had)."""
-    version = None if id_pools() is None else http_cache.version_reader(current_app).read()
-    if version is None:
-        return list(db.session.scalars(matching_ids(replace(filters, exclude=[]))))
-    return _pool(filters, version)
+    """Every id matching the filters, for draws that need the whole pool (quizzes leave out
+    what a learner already had)."""
+    return _pool(filters, _pool_version())
 
 
 def _sample_excluding(ids: Sequence[int], count: int, excluded: set[int]) -> list[int]:

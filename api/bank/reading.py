@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
@@ -41,6 +41,11 @@ class QuestionFilters:
     updated_since: datetime | None = None
     exclude: list[int] = field(default_factory=list)
     q: str | None = None
+
+    def __hash__(self) -> int:
+        """Hashable despite its lists (never changed after parsing), so that caches can
+        be keyed by a set of filters: the draws' id pools, the review queue's statements."""
+        return hash(tuple(tuple(v) if isinstance(v, list) else v for v in astuple(self)))
 
     @classmethod
     def from_args(cls, args: dict) -> QuestionFilters:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import astuple
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,11 +34,11 @@ def start_of_local_day(now: datetime, timezone: str) -> datetime:
 
 
 @functools.lru_cache(maxsize=128)
-def _queue_statements(dialect: str, key: tuple) -> tuple[Select, Select, Select]:
+def _queue_statements(dialect: str, filters: QuestionFilters) -> tuple[Select, Select, Select]:
     """The queue's statements for one set of filters, built once and bound per request:
     its counts, its due cards, and its new questions. (`dialect`: a search filter builds
     a different statement on each backend, and one process may serve both: tests do.)"""
-    pool = matching_ids(QuestionFilters(*(list(v) if isinstance(v, tuple) else v for v in key)))
+    pool = matching_ids(filters)
     due_filter = (
         ReviewState.user_id == _USER,
         ReviewState.due <= bindparam("now"),
@@ -73,8 +72,7 @@ def review_queue(
     *, user: User, now: datetime, limit: int, new_per_day: int, filters: QuestionFilters
 ) -> dict[str, Any]:
     """Due cards, most overdue first, with new questions mixed in under the daily limit."""
-    key = tuple(tuple(v) if isinstance(v, list) else v for v in astuple(filters))
-    counts, due, new = _queue_statements(db.engine.dialect.name, key)
+    counts, due, new = _queue_statements(db.engine.dialect.name, filters)
     mine = {"user_id": user.id, "now": now}
     day_start = start_of_local_day(now, user.timezone)
     due_total, started_today = db.session.execute(counts, {**mine, "day_start": day_start}).one()
